@@ -1,0 +1,516 @@
+//! The one `Report` model: what a check found, rendered by every formatter.
+//!
+//! The JSON form is a stable contract (`schema` = [`SCHEMA`]): fields are only ever added.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// JSON schema identifier of a single-domain report.
+pub const SCHEMA: &str = "xmpp-manifesto/report-v1";
+
+/// The outcome of a check of one domain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: String,
+    /// The XMPP domain as checked (A-label, lower case).
+    pub domain: String,
+    pub verdict: Verdict,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    pub tool_version: String,
+    pub duration_ms: u64,
+    pub requirements: BTreeMap<RequirementId, Requirement>,
+    /// Findings that never decide the verdict (DNSSEC, DANE, expiry soon...).
+    #[serde(default)]
+    pub advisories: Vec<Advisory>,
+    pub discovery: Vec<DiscoveryRecord>,
+    pub endpoints: Vec<Endpoint>,
+    /// Server software, when the server revealed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<Software>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Fail if any requirement fails, else inconclusive if any is inconclusive, else pass.
+    pub fn from_statuses<'a>(statuses: impl IntoIterator<Item = &'a Status>) -> Verdict {
+        let mut verdict = Verdict::Pass;
+        for status in statuses {
+            match status {
+                Status::Fail => return Verdict::Fail,
+                Status::Inconclusive => verdict = Verdict::Inconclusive,
+                _ => {}
+            }
+        }
+        verdict
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequirementId {
+    C2sTlsRequired,
+    S2sTlsRequired,
+    TrustedCertificate,
+    ModernTls,
+    ForwardSecrecy,
+    DomainControl,
+}
+
+impl RequirementId {
+    pub const CHECK: [RequirementId; 5] = [
+        RequirementId::C2sTlsRequired,
+        RequirementId::S2sTlsRequired,
+        RequirementId::TrustedCertificate,
+        RequirementId::ModernTls,
+        RequirementId::ForwardSecrecy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequirementId::C2sTlsRequired => "c2s-tls-required",
+            RequirementId::S2sTlsRequired => "s2s-tls-required",
+            RequirementId::TrustedCertificate => "trusted-certificate",
+            RequirementId::ModernTls => "modern-tls",
+            RequirementId::ForwardSecrecy => "forward-secrecy",
+            RequirementId::DomainControl => "domain-control",
+        }
+    }
+
+    /// A short human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            RequirementId::C2sTlsRequired => "TLS required for clients",
+            RequirementId::S2sTlsRequired => "TLS required for servers",
+            RequirementId::TrustedCertificate => "Trusted certificate for the domain",
+            RequirementId::ModernTls => "Modern TLS versions",
+            RequirementId::ForwardSecrecy => "Forward secrecy",
+            RequirementId::DomainControl => "Domain control",
+        }
+    }
+}
+
+impl fmt::Display for RequirementId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Status of one requirement. Ordered from best to worst for aggregation, so that
+/// a requirement over several endpoints takes the `max` (the worst endpoint's).
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    NotApplicable,
+    Pass,
+    Warn,
+    Inconclusive,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotApplicable => "not-applicable",
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Inconclusive => "inconclusive",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a `*-tls-required` pass rests on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// A plaintext probe was refused by the server.
+    Verified,
+    /// Only the server's `<required/>` (or STARTTLS-only) advertisement.
+    Advertised,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Requirement {
+    pub status: Status,
+    /// One sentence telling the operator where they stand or what to change.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+    /// The concrete change to make, in the words of the server software when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Facts the status rests on, one per line, each naming its endpoint.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdvisoryLevel {
+    Info,
+    Warn,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Advisory {
+    pub id: String,
+    pub level: AdvisoryLevel,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    C2s,
+    S2s,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::C2s => "c2s",
+            Service::S2s => "s2s",
+        }
+    }
+    pub fn default_port(self) -> u16 {
+        match self {
+            Service::C2s => 5222,
+            Service::S2s => 5269,
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Starttls,
+    DirectTls,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Starttls => "starttls",
+            Mode::DirectTls => "direct-tls",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One DNS question asked during discovery and what it gave.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiscoveryRecord {
+    /// e.g. `_xmpp-client._tcp.example.org` or `example.org` for the A/AAAA fallback.
+    pub name: String,
+    pub service: Service,
+    pub mode: Mode,
+    pub outcome: DiscoveryOutcome,
+    /// Records as text, e.g. `5 0 5222 xmpp.example.org.`.
+    #[serde(default)]
+    pub records: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiscoveryOutcome {
+    /// SRV records found.
+    Found,
+    /// No record of this name (NXDOMAIN / NODATA).
+    NoRecords,
+    /// A single SRV record with target ".": the service is decidedly absent.
+    ServiceAbsent,
+    /// A/AAAA fallback on the default port, used because no SRV exists.
+    Fallback,
+    /// The lookup failed (SERVFAIL, timeout...): no conclusion may rest on it.
+    Error,
+    /// Addresses were found but refused by policy (private, loopback...).
+    Refused,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointSource {
+    Srv,
+    Fallback,
+}
+
+/// One connection target: a service on one address of one host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub service: Service,
+    pub mode: Mode,
+    pub source: EndpointSource,
+    /// SRV target (or the domain itself for the fallback), without trailing dot.
+    pub host: String,
+    pub port: u16,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    /// Attributes of the server's stream header before TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_tls_features: Option<Features>,
+    /// What the server answered to `<starttls/>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<StarttlsOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_tls_features: Option<Features>,
+    /// Enforcement probes, each on its own plaintext connection.
+    #[serde(default)]
+    pub probes: Vec<ProbeResult>,
+    /// TLS posture probes (versions and suites the server still accepts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posture: Vec<PostureProbe>,
+    /// Why the main session stopped early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl Endpoint {
+    /// `host:port (address)`, as evidence lines name endpoints.
+    pub fn label(&self) -> String {
+        let addr = if self.address.contains(':') {
+            format!("[{}]", self.address)
+        } else {
+            self.address.clone()
+        };
+        format!(
+            "{} {} {}:{} ({})",
+            self.service, self.mode, self.host, self.port, addr
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StreamHeader {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Features {
+    pub starttls: bool,
+    pub starttls_required: bool,
+    #[serde(default)]
+    pub sasl_mechanisms: Vec<String>,
+    #[serde(default)]
+    pub channel_binding: Vec<String>,
+    pub dialback: bool,
+    /// Every feature element as `{namespace}name`, in the order sent.
+    #[serde(default)]
+    pub elements: Vec<String>,
+    /// Entity capabilities node (XEP-0115), which names the server software.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps_node: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StarttlsOutcome {
+    Proceed,
+    Failure,
+    /// Stream error or close instead of an answer.
+    Closed,
+    NoAnswer,
+    NotAttempted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher_suite: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_exchange: Option<String>,
+    pub forward_secret: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    pub handshake_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CertificateInfo {
+    /// Chains to a trust anchor (Mozilla's roots or `--ca-file`), ignoring the name.
+    pub chain_trusted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_error: Option<String>,
+    /// Which reference identity matched: `DNS-ID`, `SRV-ID` or `XmppAddr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_match: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_error: Option<String>,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+    /// Leaf first, as presented.
+    #[serde(default)]
+    pub chain: Vec<CertificateDetails>,
+}
+
+impl CertificateInfo {
+    pub fn is_trusted(&self) -> bool {
+        self.chain_trusted && self.name_match.is_some() && !self.expired && !self.not_yet_valid
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CertificateDetails {
+    pub subject: String,
+    pub issuer: String,
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    #[serde(default)]
+    pub srv_names: Vec<String>,
+    #[serde(default)]
+    pub xmpp_addrs: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub key: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    /// SASL SCRAM-SHA-1 (then PLAIN) auth before TLS, c2s.
+    Sasl,
+    /// Dialback `<db:result/>` before TLS, s2s.
+    Dialback,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeOutcome {
+    /// The server refused to process the plaintext request.
+    Enforced,
+    /// The server processed the request without TLS.
+    NotEnforced,
+    /// No answer within the wait: no proof either way.
+    NoAnswer,
+    /// The probe could not be run (connect, stream or protocol error).
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeResult {
+    pub kind: ProbeKind,
+    pub outcome: ProbeOutcome,
+    /// What was sent, verbatim.
+    pub sent: String,
+    /// The first element (or event) received in answer, truncated.
+    #[serde(default)]
+    pub received: String,
+    pub detail: String,
+    pub duration_ms: u64,
+}
+
+/// One TLS posture probe: a protocol version or suite set offered to the server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PostureProbe {
+    /// e.g. `sslv3`, `tls1.0`, `tls1.2-static-rsa`, `tls1.2-rsa-preferred`.
+    pub offer: String,
+    pub outcome: PostureOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_suite: Option<String>,
+    #[serde(default)]
+    pub sent_hex: String,
+    #[serde(default)]
+    pub received_hex: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostureOutcome {
+    Accepted,
+    Refused,
+    Error,
+    Inconclusive,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Software {
+    Prosody,
+    Ejabberd,
+    Openfire,
+    Tigase,
+    Other,
+}
+
+impl Software {
+    pub fn name(self) -> &'static str {
+        match self {
+            Software::Prosody => "Prosody",
+            Software::Ejabberd => "ejabberd",
+            Software::Openfire => "Openfire",
+            Software::Tigase => "Tigase",
+            Software::Other => "the server",
+        }
+    }
+}
