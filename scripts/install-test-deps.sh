@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine: real XMPP servers (Prosody, ejabberd)
+# as test peers, OpenSSL, a headless browser for the page test, and the comparison tools.
+# Idempotent; safe to run on every test run. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+debs=(prosody ejabberd openssl chromium testssl.sh ca-certificates)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${debs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  # The packaged services would start and take *:5222/*:5269; keep them from starting.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo_cmd[@]}" chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$created_policy" = 1 ]; then "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+# A packaged service may have been started by an earlier install: it would hold the ports.
+for svc in prosody ejabberd; do
+  if command -v systemctl >/dev/null 2>&1; then "${sudo_cmd[@]}" systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+  "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
+done
