@@ -3,5 +3,15 @@
 //!
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
+pub mod check;
 pub mod cli;
+pub mod dns;
+pub mod grade;
+pub mod identity;
+pub mod net;
+pub mod output;
+pub mod probes;
 pub mod report;
+pub mod tls;
+pub mod xml;
+pub mod xmpp;

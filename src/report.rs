@@ -70,9 +70,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequirementId {
     C2sTlsRequired,
@@ -124,9 +122,7 @@ impl fmt::Display for RequirementId {
 
 /// Status of one requirement. Ordered from best to worst for aggregation, so that
 /// a requirement over several endpoints takes the `max` (the worst endpoint's).
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     NotApplicable,
@@ -320,9 +316,15 @@ pub struct Endpoint {
     /// TLS posture probes (versions and suites the server still accepts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posture: Vec<PostureProbe>,
+    /// What went wrong after TLS was established (not a failure of TLS enforcement, e.g. a
+    /// server that wants a client certificate on s2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_tls_error: Option<String>,
     /// Why the main session stopped early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     pub duration_ms: u64,
 }
 
@@ -339,6 +341,24 @@ impl Endpoint {
             self.service, self.mode, self.host, self.port, addr
         )
     }
+}
+
+/// Why an endpoint session stopped early.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// Connection refused, reset, no route, no address.
+    Unreachable,
+    /// The peer did not answer in time.
+    Timeout,
+    /// Not contacted: the address is not public and `--allow-private` was not given.
+    Policy,
+    /// The peer broke the XMPP protocol (garbage, restricted XML, oversized data, stream error).
+    Protocol,
+    /// The TLS handshake failed.
+    Tls,
+    /// The TLS handshake failed because no TLS 1.2/1.3 forward-secret suite is accepted.
+    TlsIncompatible,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -449,6 +469,9 @@ pub enum ProbeOutcome {
     Enforced,
     /// The server processed the request without TLS.
     NotEnforced,
+    /// The server began to process the request in cleartext (e.g. dialback was attempted),
+    /// without proving that it would accept the peer: only the advertisement can decide.
+    Attempted,
     /// No answer within the wait: no proof either way.
     NoAnswer,
     /// The probe could not be run (connect, stream or protocol error).

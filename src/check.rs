@@ -1,0 +1,243 @@
+//! `manifesto check`: discovery, every endpoint concurrently, then grading into a [`Report`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_resolver::TokioResolver;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use time::OffsetDateTime;
+
+use crate::dns::{self, Discovery, MAX_ENDPOINTS};
+use crate::grade;
+use crate::identity;
+use crate::net;
+use crate::probes::{self, Context};
+use crate::report::{Endpoint, ErrorKind, Report, SCHEMA, Verdict};
+use crate::tls::TlsClient;
+use crate::xml::Limits;
+
+/// Default sender name in s2s stream headers: a name that no target serves and that resolves
+/// nowhere (RFC 6761 `.invalid`), so that no dialback can ever succeed.
+pub const DEFAULT_S2S_FROM: &str = "probe.xmpp-manifesto.invalid";
+
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// DNS servers (`IP:PORT`); empty = the system resolver.
+    pub resolvers: Vec<SocketAddr>,
+    /// Extra trust anchors (PEM files).
+    pub ca_files: Vec<PathBuf>,
+    pub allow_private: bool,
+    /// Per network step.
+    pub timeout: Duration,
+    pub s2s_from: String,
+    /// How long a probe waits for an answer before calling it silence.
+    pub probe_wait: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            resolvers: vec![],
+            ca_files: vec![],
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            s2s_from: DEFAULT_S2S_FROM.into(),
+            probe_wait: Duration::from_millis(1000),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("invalid domain {0:?}: {1}")]
+    InvalidDomain(String, String),
+    #[error("cannot read CA file {0}: {1}")]
+    CaFile(PathBuf, String),
+    #[error(transparent)]
+    Dns(#[from] dns::DnsError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// Normalises an XMPP domain to its lower-case A-label form.
+pub fn normalize_domain(input: &str) -> Result<String, CheckError> {
+    let bad = |why: &str| CheckError::InvalidDomain(input.to_owned(), why.to_owned());
+    let trimmed = input.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err(bad("empty"));
+    }
+    if trimmed.parse::<IpAddr>().is_ok() || trimmed.starts_with('[') {
+        return Err(bad("an IP address is not an XMPP domain"));
+    }
+    let ascii =
+        idna::domain_to_ascii_strict(trimmed).map_err(|_| bad("not a valid domain name"))?;
+    if ascii.len() > 253 || ascii.split('.').any(|l| l.is_empty() || l.len() > 63) {
+        return Err(bad("not a valid domain name"));
+    }
+    Ok(ascii.to_ascii_lowercase())
+}
+
+/// A configured checker, reusable for many domains.
+pub struct Checker {
+    resolver: TokioResolver,
+    roots: Arc<RootCertStore>,
+    tls: TlsClient,
+    opts: CheckOptions,
+}
+
+impl Checker {
+    pub fn new(opts: CheckOptions) -> Result<Self, CheckError> {
+        let mut extra = Vec::new();
+        for path in &opts.ca_files {
+            let certs: Result<Vec<CertificateDer<'static>>, _> =
+                CertificateDer::pem_file_iter(path)
+                    .map_err(|e| CheckError::CaFile(path.clone(), e.to_string()))?
+                    .collect();
+            let certs = certs.map_err(|e| CheckError::CaFile(path.clone(), e.to_string()))?;
+            if certs.is_empty() {
+                return Err(CheckError::CaFile(
+                    path.clone(),
+                    "no certificate in it".into(),
+                ));
+            }
+            extra.extend(certs);
+        }
+        let (roots, _) = identity::root_store(&extra);
+        Ok(Checker {
+            resolver: dns::resolver(&opts.resolvers, opts.timeout)?,
+            roots: Arc::new(roots),
+            tls: TlsClient::new()?,
+            opts,
+        })
+    }
+
+    pub fn resolver(&self) -> &TokioResolver {
+        &self.resolver
+    }
+
+    pub fn options(&self) -> &CheckOptions {
+        &self.opts
+    }
+
+    /// Checks one domain (already normalised with [`normalize_domain`]).
+    pub async fn check(&self, domain: &str) -> Report {
+        let started = Instant::now();
+        let checked_at = OffsetDateTime::now_utc();
+        let discovery = dns::discover(&self.resolver, domain).await;
+        let endpoints = self.check_endpoints(domain, &discovery).await;
+        let software = grade::detect_software(&endpoints);
+        let requirements = grade::requirements(domain, &discovery, &endpoints, software);
+        let verdict = Verdict::from_statuses(requirements.values().map(|r| &r.status));
+        Report {
+            schema: SCHEMA.into(),
+            domain: domain.to_owned(),
+            verdict,
+            checked_at,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            requirements,
+            advisories: vec![],
+            discovery: discovery.records,
+            endpoints,
+            software,
+        }
+    }
+
+    async fn check_endpoints(&self, domain: &str, discovery: &Discovery) -> Vec<Endpoint> {
+        let ctx = Context {
+            domain,
+            s2s_from: &self.opts.s2s_from,
+            timeout: self.opts.timeout,
+            probe_wait: self.opts.probe_wait.min(self.opts.timeout),
+            allow_private: self.opts.allow_private,
+            tls: &self.tls,
+            roots: &self.roots,
+            limits: Limits::default(),
+        };
+        let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
+        for target in &discovery.targets {
+            let base = Endpoint {
+                service: target.service,
+                mode: target.mode,
+                source: target.source,
+                host: target.host.clone(),
+                port: target.port,
+                address: String::new(),
+                priority: target.priority,
+                weight: target.weight,
+                stream: None,
+                pre_tls_features: None,
+                starttls: None,
+                tls: None,
+                certificate: None,
+                post_tls_features: None,
+                probes: vec![],
+                posture: vec![],
+                post_tls_error: None,
+                error: None,
+                error_kind: None,
+                duration_ms: 0,
+            };
+            match discovery.addresses.get(&target.host) {
+                Some(Ok(addrs)) if !addrs.is_empty() => {
+                    for ip in addrs {
+                        let mut ep = base.clone();
+                        ep.address = ip.to_string();
+                        if !self.opts.allow_private && !net::is_public(*ip) {
+                            ep.error = Some(net::ConnectError::NotPublic(*ip).to_string());
+                            ep.error_kind = Some(ErrorKind::Policy);
+                            planned.push((ep, None));
+                        } else {
+                            planned.push((ep, Some(SocketAddr::new(*ip, target.port))));
+                        }
+                    }
+                }
+                Some(Ok(_)) => {
+                    let mut ep = base;
+                    ep.error = Some(format!("{} has no A or AAAA record", target.host));
+                    ep.error_kind = Some(ErrorKind::Unreachable);
+                    planned.push((ep, None));
+                }
+                Some(Err(e)) => {
+                    let mut ep = base;
+                    ep.error = Some(format!("address lookup of {} failed: {e}", target.host));
+                    ep.error_kind = Some(ErrorKind::Unreachable);
+                    planned.push((ep, None));
+                }
+                None => {}
+            }
+        }
+        planned.truncate(MAX_ENDPOINTS);
+        let ctx = &ctx;
+        futures::future::join_all(planned.into_iter().map(|(ep, addr)| async move {
+            match addr {
+                Some(addr) => probes::check_endpoint(ctx, ep, addr).await,
+                None => ep,
+            }
+        }))
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_normalise() {
+        assert_eq!(normalize_domain("Example.ORG.").unwrap(), "example.org");
+        assert_eq!(
+            normalize_domain("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert!(normalize_domain("1.2.3.4").is_err());
+        assert!(normalize_domain("[::1]").is_err());
+        assert!(normalize_domain("").is_err());
+        assert!(normalize_domain("a..b").is_err());
+        assert!(normalize_domain("exa mple.org").is_err());
+    }
+}

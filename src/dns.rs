@@ -1,0 +1,291 @@
+//! Discovery of a domain's XMPP endpoints (RFC 6120 §3.2, XEP-0368) with hickory-resolver.
+//!
+//! Every answer is untrusted: record counts are capped, and a failed lookup is reported as an
+//! error (the check becomes inconclusive), never silently replaced by the A/AAAA fallback.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+
+use crate::report::{DiscoveryOutcome, DiscoveryRecord, EndpointSource, Mode, Service};
+
+/// At most this many SRV records per name, and addresses per host, are used.
+pub const MAX_SRV_RECORDS: usize = 16;
+pub const MAX_ADDRESSES_PER_HOST: usize = 8;
+/// At most this many endpoints per domain.
+pub const MAX_ENDPOINTS: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("resolver configuration: {0}")]
+    Config(String),
+}
+
+/// Builds a resolver on the given servers (`IP:PORT`), or the system's when empty.
+pub fn resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, DnsError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if servers.is_empty() {
+        TokioResolver::builder(provider).map_err(|e| DnsError::Config(e.to_string()))?
+    } else {
+        let mut config = ResolverConfig::from_parts(None, vec![], vec![]);
+        for server in servers {
+            let mut ns = NameServerConfig::udp_and_tcp(server.ip());
+            for conn in &mut ns.connections {
+                conn.port = server.port();
+            }
+            config.add_name_server(ns);
+        }
+        TokioResolver::builder_with_config(config, provider)
+    };
+    let opts: &mut ResolverOpts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 2;
+    opts.ndots = 0;
+    opts.cache_size = 256;
+    builder.build().map_err(|e| DnsError::Config(e.to_string()))
+}
+
+/// A host to contact for one service, with its addresses.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub service: Service,
+    pub mode: Mode,
+    pub source: EndpointSource,
+    pub host: String,
+    pub port: u16,
+    pub priority: Option<u16>,
+    pub weight: Option<u16>,
+}
+
+/// What discovery found for a domain.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub records: Vec<DiscoveryRecord>,
+    pub targets: Vec<Target>,
+    /// Addresses per target host; an empty list with an error when resolution failed.
+    pub addresses: BTreeMap<String, Result<Vec<IpAddr>, String>>,
+    /// Services decidedly absent (SRV target ".").
+    pub absent: Vec<Service>,
+    /// Services whose discovery failed (no conclusion may rest on them).
+    pub failed: Vec<Service>,
+}
+
+pub fn srv_name(service: Service, mode: Mode, domain: &str) -> String {
+    let label = match (service, mode) {
+        (Service::C2s, Mode::Starttls) => "_xmpp-client",
+        (Service::S2s, Mode::Starttls) => "_xmpp-server",
+        (Service::C2s, Mode::DirectTls) => "_xmpps-client",
+        (Service::S2s, Mode::DirectTls) => "_xmpps-server",
+    };
+    format!("{label}._tcp.{domain}.")
+}
+
+enum SrvAnswer {
+    Records(Vec<(u16, u16, u16, String)>),
+    NoRecords,
+    Absent,
+    Error(String),
+}
+
+async fn lookup_srv(resolver: &TokioResolver, name: &str) -> SrvAnswer {
+    match resolver.lookup(name, RecordType::SRV).await {
+        Ok(lookup) => {
+            let mut records: Vec<(u16, u16, u16, String)> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::SRV(srv) => Some((
+                        srv.priority,
+                        srv.weight,
+                        srv.port,
+                        srv.target
+                            .to_ascii()
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase(),
+                    )),
+                    _ => None,
+                })
+                .take(MAX_SRV_RECORDS)
+                .collect();
+            records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            if records.is_empty() {
+                SrvAnswer::NoRecords
+            } else if records.len() == 1 && records[0].3.is_empty() {
+                SrvAnswer::Absent
+            } else {
+                records.retain(|r| !r.3.is_empty());
+                SrvAnswer::Records(records)
+            }
+        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => SrvAnswer::NoRecords,
+        Err(e) => SrvAnswer::Error(e.to_string()),
+    }
+}
+
+/// Resolves A and AAAA of `host`; an error only when both lookups failed for a reason other
+/// than "no such records".
+pub async fn lookup_addresses(resolver: &TokioResolver, host: &str) -> Result<Vec<IpAddr>, String> {
+    let fqdn = format!("{}.", host.trim_end_matches('.'));
+    let (v4, v6) = tokio::join!(
+        resolver.lookup(fqdn.as_str(), RecordType::A),
+        resolver.lookup(fqdn.as_str(), RecordType::AAAA)
+    );
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for result in [v4, v6] {
+        match result {
+            Ok(lookup) => out.extend(lookup.answers().iter().filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            })),
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(MAX_ADDRESSES_PER_HOST);
+    if out.is_empty() && !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok(out)
+}
+
+/// Discovers the endpoints of `domain` (an A-label): the four SRV names concurrently, the
+/// A/AAAA fallback where a service has no SRV at all, then every target's addresses.
+pub async fn discover(resolver: &TokioResolver, domain: &str) -> Discovery {
+    let kinds = [
+        (Service::C2s, Mode::Starttls),
+        (Service::C2s, Mode::DirectTls),
+        (Service::S2s, Mode::Starttls),
+        (Service::S2s, Mode::DirectTls),
+    ];
+    let answers = futures::future::join_all(
+        kinds
+            .iter()
+            .map(|(s, m)| async move { lookup_srv(resolver, &srv_name(*s, *m, domain)).await }),
+    )
+    .await;
+
+    let mut d = Discovery::default();
+    for service in [Service::C2s, Service::S2s] {
+        let mut any_srv = false;
+        let mut starttls_absent = false;
+        let mut failed = false;
+        for ((s, mode), answer) in kinds.iter().zip(&answers) {
+            if *s != service {
+                continue;
+            }
+            let name = srv_name(service, *mode, domain);
+            let name = name.trim_end_matches('.').to_owned();
+            let mut record = DiscoveryRecord {
+                name,
+                service,
+                mode: *mode,
+                outcome: DiscoveryOutcome::NoRecords,
+                records: vec![],
+                detail: None,
+            };
+            match answer {
+                SrvAnswer::Records(records) => {
+                    any_srv = true;
+                    record.outcome = DiscoveryOutcome::Found;
+                    for (priority, weight, port, target) in records {
+                        record
+                            .records
+                            .push(format!("{priority} {weight} {port} {target}."));
+                        d.targets.push(Target {
+                            service,
+                            mode: *mode,
+                            source: EndpointSource::Srv,
+                            host: target.clone(),
+                            port: *port,
+                            priority: Some(*priority),
+                            weight: Some(*weight),
+                        });
+                    }
+                }
+                SrvAnswer::NoRecords => {}
+                SrvAnswer::Absent => {
+                    any_srv = true;
+                    if *mode == Mode::Starttls {
+                        starttls_absent = true;
+                    }
+                    record.outcome = DiscoveryOutcome::ServiceAbsent;
+                    record.records.push("0 0 0 .".into());
+                    record.detail =
+                        Some("target \".\": the service is decidedly not available".into());
+                }
+                SrvAnswer::Error(e) => {
+                    failed = true;
+                    record.outcome = DiscoveryOutcome::Error;
+                    record.detail = Some(e.clone());
+                }
+            }
+            d.records.push(record);
+        }
+        if failed {
+            d.failed.push(service);
+        } else if !any_srv {
+            d.records.push(DiscoveryRecord {
+                name: domain.to_owned(),
+                service,
+                mode: Mode::Starttls,
+                outcome: DiscoveryOutcome::Fallback,
+                records: vec![],
+                detail: Some(format!(
+                    "no SRV records: falling back to {domain}:{}",
+                    service.default_port()
+                )),
+            });
+            d.targets.push(Target {
+                service,
+                mode: Mode::Starttls,
+                source: EndpointSource::Fallback,
+                host: domain.to_owned(),
+                port: service.default_port(),
+                priority: None,
+                weight: None,
+            });
+        }
+        let has_targets = d.targets.iter().any(|t| t.service == service);
+        if starttls_absent && !has_targets && !failed {
+            d.absent.push(service);
+        }
+    }
+
+    let mut hosts: Vec<String> = d.targets.iter().map(|t| t.host.clone()).collect();
+    hosts.sort();
+    hosts.dedup();
+    let resolved = futures::future::join_all(
+        hosts
+            .iter()
+            .map(|h| async move { (h.clone(), lookup_addresses(resolver, h).await) }),
+    )
+    .await;
+    d.addresses = resolved.into_iter().collect();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srv_names() {
+        assert_eq!(
+            srv_name(Service::C2s, Mode::Starttls, "example.org"),
+            "_xmpp-client._tcp.example.org."
+        );
+        assert_eq!(
+            srv_name(Service::S2s, Mode::DirectTls, "example.org"),
+            "_xmpps-server._tcp.example.org."
+        );
+    }
+}

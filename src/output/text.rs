@@ -1,0 +1,218 @@
+//! `--format text`: for a person at a terminal; colour only on a TTY.
+
+use std::fmt::Write;
+
+use super::{Formatter, status_symbol, verdict_symbol};
+use crate::report::{Endpoint, Report, Status, Verdict};
+
+pub struct Text {
+    pub color: bool,
+}
+
+impl Text {
+    fn paint(&self, s: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn status(&self, status: Status) -> String {
+        let code = match status {
+            Status::Pass => "32",
+            Status::Warn => "33",
+            Status::Fail => "31;1",
+            Status::Inconclusive => "35",
+            Status::NotApplicable => "2",
+        };
+        self.paint(
+            &format!("{} {:<14}", status_symbol(status), status.as_str()),
+            code,
+        )
+    }
+
+    fn verdict(&self, verdict: Verdict) -> String {
+        let code = match verdict {
+            Verdict::Pass => "32;1",
+            Verdict::Fail => "31;1",
+            Verdict::Inconclusive => "35;1",
+        };
+        self.paint(
+            &format!(
+                "{} {}",
+                verdict_symbol(verdict),
+                verdict.as_str().to_uppercase()
+            ),
+            code,
+        )
+    }
+
+    fn report(&self, r: &Report, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "{}  {}   ({} ms, {})",
+            self.paint(&clean(&r.domain), "1"),
+            self.verdict(r.verdict),
+            r.duration_ms,
+            r.checked_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        );
+        if let Some(s) = r.software {
+            let _ = writeln!(out, "  server software: {}", s.name());
+        }
+        let _ = writeln!(out);
+        for (id, req) in &r.requirements {
+            let basis = req
+                .basis
+                .map(|b| format!(" [{}]", serde_plain(&b)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {:<20} {}{}",
+                self.status(req.status),
+                id.as_str(),
+                clean(&req.summary),
+                basis
+            );
+            if let Some(fix) = &req.fix {
+                let _ = writeln!(out, "      {} {}", self.paint("fix:", "1"), clean(fix));
+            }
+        }
+        for adv in &r.advisories {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                self.paint("advisory", "33"),
+                clean(&adv.id),
+                clean(&adv.summary)
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  discovery:");
+        for d in &r.discovery {
+            let records = if d.records.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", clean(&d.records.join(", ")))
+            };
+            let _ = writeln!(
+                out,
+                "    {:<40} {}{}",
+                clean(&d.name),
+                serde_plain(&d.outcome),
+                records
+            );
+        }
+        let _ = writeln!(out, "  endpoints:");
+        for ep in &r.endpoints {
+            self.endpoint(ep, out);
+        }
+        let _ = writeln!(out);
+    }
+
+    fn endpoint(&self, ep: &Endpoint, out: &mut String) {
+        let _ = writeln!(out, "    {} ({} ms)", clean(&ep.label()), ep.duration_ms);
+        if let Some(f) = &ep.pre_tls_features {
+            let _ = writeln!(
+                out,
+                "      before TLS: starttls={}{}{} mechanisms=[{}]",
+                f.starttls,
+                if f.starttls_required {
+                    " (required)"
+                } else {
+                    ""
+                },
+                if f.dialback { " dialback" } else { "" },
+                clean(&f.sasl_mechanisms.join(" "))
+            );
+        }
+        for p in &ep.probes {
+            let _ = writeln!(
+                out,
+                "      probe {}: {} ({})",
+                serde_plain(&p.kind),
+                serde_plain(&p.outcome),
+                clean(&p.detail)
+            );
+        }
+        if let Some(t) = &ep.tls {
+            let _ = writeln!(
+                out,
+                "      TLS: {} {} {}{}",
+                clean(&t.version),
+                clean(&t.cipher_suite),
+                clean(t.key_exchange.as_deref().unwrap_or("")),
+                t.alpn
+                    .as_deref()
+                    .map(|a| format!(" alpn={}", clean(a)))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(leaf) = ep.certificate.as_ref().and_then(|c| c.chain.first()) {
+            {
+                let _ = writeln!(
+                    out,
+                    "      certificate: {} (issuer {}; until {}; {})",
+                    clean(&leaf.subject),
+                    clean(&leaf.issuer),
+                    clean(&leaf.not_after),
+                    clean(&leaf.key)
+                );
+            }
+        }
+        if let Some(f) = &ep.post_tls_features {
+            let _ = writeln!(
+                out,
+                "      after TLS: mechanisms=[{}]{}{}",
+                clean(&f.sasl_mechanisms.join(" ")),
+                if f.channel_binding.is_empty() {
+                    String::new()
+                } else {
+                    format!(" channel-binding=[{}]", clean(&f.channel_binding.join(" ")))
+                },
+                if f.dialback { " dialback" } else { "" }
+            );
+        }
+        for p in &ep.posture {
+            let _ = writeln!(
+                out,
+                "      posture {}: {}",
+                clean(&p.offer),
+                serde_plain(&p.outcome)
+            );
+        }
+        if let Some(e) = &ep.post_tls_error {
+            let _ = writeln!(out, "      after TLS: {}", clean(e));
+        }
+        if let Some(e) = &ep.error {
+            let _ = writeln!(out, "      {} {}", self.paint("error:", "31"), clean(e));
+        }
+    }
+}
+
+/// The kebab-case name serde gives a unit enum variant.
+pub(crate) fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Peer-controlled text must not drive the terminal (escape sequences, control characters).
+pub(crate) fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+impl Formatter for Text {
+    fn render(&self, reports: &[Report]) -> String {
+        let mut out = String::new();
+        for r in reports {
+            self.report(r, &mut out);
+        }
+        out
+    }
+}
