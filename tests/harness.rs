@@ -142,11 +142,14 @@ fn pki_xmpp_other_names() {
         match name {
             GeneralName::DNSName(d) => dns.push(d.to_string()),
             GeneralName::OtherName(oid, value) => {
-                // value is the [0] EXPLICIT wrapper's content: the inner TLV.
-                let (_, inner) = x509_parser::der_parser::parse_der(value).unwrap();
+                // x509-parser hands over the `[0] EXPLICIT` wrapper; its content is the value.
+                assert_eq!(value[0], 0xa0, "otherName value: {value:02x?}");
+                assert!(value[1] < 0x80 && value.len() == 2 + value[1] as usize);
+                let inner = &value[2..];
                 let oid = oid.to_id_string();
-                let tag = inner.header.tag().0;
-                let text = inner.as_str().unwrap().to_string();
+                let tag = inner[0];
+                assert!(inner[1] < 0x80 && inner.len() == 2 + inner[1] as usize);
+                let text = String::from_utf8(inner[2..].to_vec()).unwrap();
                 match oid.as_str() {
                     "1.3.6.1.5.5.7.8.7" => {
                         assert_eq!(tag, 22, "SRV-ID must be an IA5String");
@@ -396,9 +399,26 @@ async fn prosody_s2s_and_no_certificate() {
     assert!(has_starttls(&f) && starttls_required(&f), "{f}");
     assert!(f.contains("urn:xmpp:features:dialback"), "{f}");
 
+    // Trap: without a certificate Prosody 0.12 still advertises STARTTLS (the handshake then
+    // fails with "no shared cipher"); only without mod_tls is there no STARTTLS.
     let f = stream_features(nocert.c2s_addr(), "example.test", None).await;
     assert!(f.contains("<stream:features"), "{f}");
-    assert!(!has_starttls(&f), "no certificate, no STARTTLS: {f}");
+    assert!(has_starttls(&f), "{f}");
+
+    let notls = Prosody::builder()
+        .vhost("example.test")
+        .cert(&cert)
+        .tls(false)
+        .c2s_require_encryption(false)
+        .s2s_require_encryption(false)
+        .start()
+        .await
+        .unwrap();
+    let f = stream_features(notls.c2s_addr(), "example.test", None).await;
+    assert!(f.contains("<stream:features"), "{f}");
+    assert!(!has_starttls(&f), "without mod_tls, no STARTTLS: {f}");
+    let f = stream_features(notls.s2s_addr(), "example.test", Some("sender.invalid")).await;
+    assert!(!has_starttls(&f), "without mod_tls, no s2s STARTTLS: {f}");
 }
 
 #[tokio::test]

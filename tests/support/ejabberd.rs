@@ -60,6 +60,7 @@ impl S2sStarttls {
 pub struct EjabberdBuilder {
     vhosts: Vec<String>,
     certfiles: Vec<PathBuf>,
+    starttls: bool,
     starttls_required: bool,
     s2s_use_starttls: S2sStarttls,
     protocol_options: Option<Vec<String>>,
@@ -77,6 +78,7 @@ impl Default for EjabberdBuilder {
         EjabberdBuilder {
             vhosts: Vec::new(),
             certfiles: Vec::new(),
+            starttls: true,
             starttls_required: true,
             s2s_use_starttls: S2sStarttls::Required,
             protocol_options: None,
@@ -110,7 +112,13 @@ impl EjabberdBuilder {
         self
     }
 
-    /// c2s listener `starttls_required` (default true).
+    /// c2s listener `starttls` (default true): whether STARTTLS is offered at all.
+    pub fn starttls(mut self, on: bool) -> Self {
+        self.starttls = on;
+        self
+    }
+
+    /// c2s listener `starttls_required` (default true; implies `starttls`).
     pub fn starttls_required(mut self, on: bool) -> Self {
         self.starttls_required = on;
         self
@@ -235,6 +243,9 @@ impl EjabberdBuilder {
         let _ = writeln!(cfg, "    module: ejabberd_c2s");
         let _ = writeln!(cfg, "    max_stanza_size: 262144");
         let _ = writeln!(cfg, "    access: c2s");
+        // `starttls_required: false` alone offers no STARTTLS at all: `starttls: true` is what
+        // advertises it.
+        let _ = writeln!(cfg, "    starttls: {}", self.starttls || self.starttls_required);
         let _ = writeln!(cfg, "    starttls_required: {}", self.starttls_required);
         if let Some(port) = c2s_direct_tls_port {
             let _ = writeln!(cfg, "  - port: {port}");

@@ -148,6 +148,17 @@ impl ProsodyBuilder {
         self
     }
 
+    /// Without `mod_tls` (`false`), Prosody offers no STARTTLS at all. Note that merely leaving
+    /// out the certificate is not the same: Prosody 0.12 still advertises STARTTLS and then
+    /// fails the handshake ("no shared cipher").
+    pub fn tls(mut self, on: bool) -> Self {
+        self.modules.retain(|m| m != "tls");
+        if on {
+            self.modules.push("tls".to_string());
+        }
+        self
+    }
+
     /// Replaces the list of `modules_enabled`.
     pub fn modules(mut self, modules: &[&str]) -> Self {
         self.modules = modules.iter().map(|s| s.to_string()).collect();
