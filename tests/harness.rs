@@ -76,7 +76,10 @@ fn pki_leaf_verifies_against_ca_and_bad_ones_do_not() {
         .arg(&wrong.leaf_file)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "wrong-name leaf must not match example.test");
+    assert!(
+        !out.status.success(),
+        "wrong-name leaf must not match example.test"
+    );
 
     let expired = pki.expired(&["example.test"]);
     let (ok, text) = openssl_verify(pki.ca_file(), &expired.leaf_file);
@@ -206,8 +209,20 @@ async fn dns_serves_the_zone() {
     let v6 = Ipv6Addr::LOCALHOST;
     let dns = DnsServer::start(
         Zone::new()
-            .srv("_xmpp-client._tcp.example.test", 0, 5, 5222, "xmpp.example.test")
-            .srv("_xmpp-client._tcp.example.test", 10, 1, 5223, "backup.example.test")
+            .srv(
+                "_xmpp-client._tcp.example.test",
+                0,
+                5,
+                5222,
+                "xmpp.example.test",
+            )
+            .srv(
+                "_xmpp-client._tcp.example.test",
+                10,
+                1,
+                5223,
+                "backup.example.test",
+            )
             .srv("_xmpp-server._tcp.example.test", 0, 0, 0, ".")
             .a("xmpp.example.test", v4)
             .aaaa("xmpp.example.test", v6)
@@ -222,7 +237,10 @@ async fn dns_serves_the_zone() {
     let resolver = resolver_for(&dns);
 
     let srv = resolver
-        .lookup("_xmpp-client._tcp.example.test.", hickory_proto::rr::RecordType::SRV)
+        .lookup(
+            "_xmpp-client._tcp.example.test.",
+            hickory_proto::rr::RecordType::SRV,
+        )
         .await
         .expect("SRV lookup");
     let mut got: Vec<(u16, u16, u16, String)> = srv
@@ -243,7 +261,10 @@ async fn dns_serves_the_zone() {
     );
 
     let dot = resolver
-        .lookup("_xmpp-server._tcp.example.test.", hickory_proto::rr::RecordType::SRV)
+        .lookup(
+            "_xmpp-server._tcp.example.test.",
+            hickory_proto::rr::RecordType::SRV,
+        )
         .await
         .expect("SRV '.' lookup");
     let targets: Vec<String> = dot
@@ -262,7 +283,10 @@ async fn dns_serves_the_zone() {
         .expect("A/AAAA lookup")
         .iter()
         .collect();
-    assert!(ips.contains(&IpAddr::V4(v4)) && ips.contains(&IpAddr::V6(v6)), "{ips:?}");
+    assert!(
+        ips.contains(&IpAddr::V4(v4)) && ips.contains(&IpAddr::V6(v6)),
+        "{ips:?}"
+    );
 
     let via_cname: Vec<IpAddr> = resolver
         .lookup_ip("alias.example.test.")
@@ -279,7 +303,10 @@ async fn dns_serves_the_zone() {
     assert_eq!(txt.answers().len(), 1);
 
     let nx = resolver
-        .lookup("_xmpp-client._tcp.nowhere.test.", hickory_proto::rr::RecordType::SRV)
+        .lookup(
+            "_xmpp-client._tcp.nowhere.test.",
+            hickory_proto::rr::RecordType::SRV,
+        )
         .await
         .expect_err("absent name");
     assert!(nx.is_nx_domain(), "expected NXDOMAIN, got {nx:?}");
@@ -294,7 +321,10 @@ async fn dns_serves_the_zone() {
     );
 
     let sf = resolver
-        .lookup("_xmpp-client._tcp.broken.test.", hickory_proto::rr::RecordType::SRV)
+        .lookup(
+            "_xmpp-client._tcp.broken.test.",
+            hickory_proto::rr::RecordType::SRV,
+        )
         .await
         .expect_err("SERVFAIL name");
     assert!(
@@ -313,7 +343,8 @@ async fn dns_serves_the_zone() {
 
 #[tokio::test]
 async fn dns_answers_over_tcp_and_stops_on_drop() {
-    let dns = DnsServer::start(Zone::new().a("tcp.example.test", Ipv4Addr::new(127, 0, 0, 7))).await;
+    let dns =
+        DnsServer::start(Zone::new().a("tcp.example.test", Ipv4Addr::new(127, 0, 0, 7))).await;
     let addr = dns.addr();
     let mut ns = NameServerConfig::tcp(addr.ip());
     ns.connections[0].port = addr.port();
@@ -359,7 +390,11 @@ async fn prosody_c2s_required_and_optional() {
     );
     let required = required.unwrap();
     let optional = optional.unwrap();
-    assert_ne!(required.ip(), optional.ip(), "parallel instances need distinct addresses");
+    assert_ne!(
+        required.ip(),
+        optional.ip(),
+        "parallel instances need distinct addresses"
+    );
     eprintln!(
         "prosody startup: {:?} and {:?}",
         required.startup_time(),
@@ -368,12 +403,19 @@ async fn prosody_c2s_required_and_optional() {
     assert_eq!(required.c2s_port(), 5222);
 
     let f = stream_features(required.c2s_addr(), "example.test", None).await;
-    assert!(f.contains("<stream:features"), "{f}\n{}", required.log_tail(30));
+    assert!(
+        f.contains("<stream:features"),
+        "{f}\n{}",
+        required.log_tail(30)
+    );
     assert!(has_starttls(&f) && starttls_required(&f), "{f}");
 
     let f = stream_features(optional.c2s_addr(), "example.test", None).await;
     assert!(has_starttls(&f) && !starttls_required(&f), "{f}");
-    assert!(f.contains("mechanisms"), "optional TLS: SASL offered in clear: {f}");
+    assert!(
+        f.contains("mechanisms"),
+        "optional TLS: SASL offered in clear: {f}"
+    );
 }
 
 #[tokio::test]
@@ -443,7 +485,13 @@ async fn prosody_direct_tls_custom_ports_and_tls_options() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new("openssl")
             .args(["s_client", "-connect", &direct.to_string()])
-            .args(["-servername", "example.test", "-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"])
+            .args([
+                "-servername",
+                "example.test",
+                "-tls1_2",
+                "-cipher",
+                "AES128-SHA:@SECLEVEL=0",
+            ])
             .args(["-verify_return_error", "-CAfile"])
             .arg(pki.ca_file())
             .stdin(std::process::Stdio::null())
@@ -482,12 +530,7 @@ async fn prosody_startup_failure_reports_the_log() {
 async fn prosody_many_in_parallel() {
     let pki = Pki::new();
     let cert = pki.leaf(&["example.test"]);
-    let starts = (0..6).map(|_| {
-        Prosody::builder()
-            .vhost("example.test")
-            .cert(&cert)
-            .start()
-    });
+    let starts = (0..6).map(|_| Prosody::builder().vhost("example.test").cert(&cert).start());
     let servers: Vec<Prosody> = futures::future::join_all(starts)
         .await
         .into_iter()
@@ -539,7 +582,11 @@ async fn ejabberd_required_and_optional() {
     );
 
     let f = stream_features(required.c2s_addr(), "example.test", None).await;
-    assert!(has_starttls(&f) && starttls_required(&f), "{f}\n{}", required.log_tail(30));
+    assert!(
+        has_starttls(&f) && starttls_required(&f),
+        "{f}\n{}",
+        required.log_tail(30)
+    );
     let f = stream_features(required.s2s_addr(), "example.test", Some("sender.invalid")).await;
     assert!(has_starttls(&f) && starttls_required(&f), "{f}");
 

@@ -110,12 +110,13 @@ impl Zone {
 
     fn into_handler(self) -> ZoneRequestHandler {
         let origin = Name::root();
-        let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
-            origin.clone(),
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-            None,
-        );
+        let mut zone =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+                origin.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+                None,
+            );
         let serial = 1;
         let soa = SOA::new(
             name("ns.test"),
@@ -126,7 +127,10 @@ impl Zone {
             86400,
             TTL,
         );
-        assert!(zone.upsert_mut(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)), serial));
+        assert!(zone.upsert_mut(
+            Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)),
+            serial
+        ));
         for record in self.records {
             let text = record.to_string();
             assert!(

@@ -194,7 +194,13 @@ impl EjabberdBuilder {
             None => (IpAddr::V4(next_loopback_ip()), true),
         };
         let pick = |explicit: Option<u16>, standard: u16| {
-            explicit.unwrap_or_else(|| if default_ports { standard } else { free_port(ip) })
+            explicit.unwrap_or_else(|| {
+                if default_ports {
+                    standard
+                } else {
+                    free_port(ip)
+                }
+            })
         };
         let c2s_port = pick(self.c2s_port, 5222);
         let s2s_port = pick(self.s2s_port, 5269);
@@ -245,7 +251,11 @@ impl EjabberdBuilder {
         let _ = writeln!(cfg, "    access: c2s");
         // `starttls_required: false` alone offers no STARTTLS at all: `starttls: true` is what
         // advertises it.
-        let _ = writeln!(cfg, "    starttls: {}", self.starttls || self.starttls_required);
+        let _ = writeln!(
+            cfg,
+            "    starttls: {}",
+            self.starttls || self.starttls_required
+        );
         let _ = writeln!(cfg, "    starttls_required: {}", self.starttls_required);
         if let Some(port) = c2s_direct_tls_port {
             let _ = writeln!(cfg, "  - port: {port}");
@@ -263,7 +273,10 @@ impl EjabberdBuilder {
         let _ = writeln!(cfg, "s2s_dns_timeout: 5");
         let _ = writeln!(cfg, "auth_method: internal");
         let _ = writeln!(cfg, "auth_password_format: scram");
-        let _ = writeln!(cfg, "disable_sasl_mechanisms: [\"digest-md5\", \"X-OAUTH2\"]");
+        let _ = writeln!(
+            cfg,
+            "disable_sasl_mechanisms: [\"digest-md5\", \"X-OAUTH2\"]"
+        );
         let _ = writeln!(cfg, "acl:");
         let _ = writeln!(cfg, "  local:");
         let _ = writeln!(cfg, "    user_regexp: \"\"");
@@ -414,7 +427,8 @@ impl Ejabberd {
     }
 
     pub fn c2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.c2s_direct_tls_port.map(|p| SocketAddr::new(self.ip, p))
+        self.c2s_direct_tls_port
+            .map(|p| SocketAddr::new(self.ip, p))
     }
 
     /// How long the start took until every port accepted connections.

@@ -185,7 +185,13 @@ impl ProsodyBuilder {
             None => (IpAddr::V4(next_loopback_ip()), true),
         };
         let pick = |explicit: Option<u16>, standard: u16| {
-            explicit.unwrap_or_else(|| if default_ports { standard } else { free_port(ip) })
+            explicit.unwrap_or_else(|| {
+                if default_ports {
+                    standard
+                } else {
+                    free_port(ip)
+                }
+            })
         };
         let c2s_port = pick(self.c2s_port, 5222);
         let s2s_port = pick(self.s2s_port, 5269);
@@ -245,8 +251,16 @@ impl ProsodyBuilder {
         let _ = writeln!(cfg, "allow_registration = false");
         let _ = writeln!(cfg, "authentication = \"internal_hashed\"");
         let _ = writeln!(cfg, "storage = \"internal\"");
-        let _ = writeln!(cfg, "c2s_require_encryption = {}", self.c2s_require_encryption);
-        let _ = writeln!(cfg, "s2s_require_encryption = {}", self.s2s_require_encryption);
+        let _ = writeln!(
+            cfg,
+            "c2s_require_encryption = {}",
+            self.c2s_require_encryption
+        );
+        let _ = writeln!(
+            cfg,
+            "s2s_require_encryption = {}",
+            self.s2s_require_encryption
+        );
         let _ = writeln!(cfg, "s2s_secure_auth = {}", self.s2s_secure_auth);
         let _ = writeln!(cfg, "s2s_timeout = 10");
         if !ssl.is_empty() {
@@ -369,11 +383,13 @@ impl Prosody {
     }
 
     pub fn c2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.c2s_direct_tls_port.map(|p| SocketAddr::new(self.ip, p))
+        self.c2s_direct_tls_port
+            .map(|p| SocketAddr::new(self.ip, p))
     }
 
     pub fn s2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.s2s_direct_tls_port.map(|p| SocketAddr::new(self.ip, p))
+        self.s2s_direct_tls_port
+            .map(|p| SocketAddr::new(self.ip, p))
     }
 
     /// How long the start took until every port accepted connections.
