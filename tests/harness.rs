@@ -553,6 +553,52 @@ async fn prosody_many_in_parallel() {
     );
 }
 
+#[tokio::test]
+async fn prosody_ipv6_loopback() {
+    let pki = Pki::new();
+    let cert = pki.leaf(&["example.test"]);
+    let p = Prosody::builder()
+        .vhost("example.test")
+        .cert(&cert)
+        .ip(IpAddr::V6(Ipv6Addr::LOCALHOST))
+        .start()
+        .await
+        .unwrap();
+    assert!(p.c2s_addr().is_ipv6());
+    let f = stream_features(p.c2s_addr(), "example.test", None).await;
+    assert!(starttls_required(&f), "{f}");
+}
+
+/// A server whose address is taken must fail (or move), never pass off the other server as
+/// itself: Prosody keeps running without the port, and the port answers anyway.
+#[tokio::test]
+async fn taken_address_is_an_error_not_a_silent_success() {
+    let first = Prosody::builder()
+        .vhost("example.test")
+        .tls(false)
+        .start()
+        .await
+        .unwrap();
+    let (prosody, ejabberd) = tokio::join!(
+        Prosody::builder()
+            .vhost("example.test")
+            .ip(first.ip())
+            .c2s_port(first.c2s_port())
+            .s2s_port(first.s2s_port())
+            .start(),
+        Ejabberd::builder()
+            .vhost("example.test")
+            .ip(first.ip())
+            .c2s_port(first.c2s_port())
+            .s2s_port(first.s2s_port())
+            .start(),
+    );
+    let err = prosody.err().expect("second Prosody on a taken address");
+    assert!(err.contains("already in use"), "{err}");
+    let err = ejabberd.err().expect("ejabberd on a taken address");
+    assert!(err.contains("already in use"), "{err}");
+}
+
 // ---------- ejabberd ----------
 
 #[tokio::test]

@@ -29,7 +29,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::pki::Cert;
-use super::{free_port, next_loopback_ip, quote, require_binary, tail, wait_for_ports};
+use super::{Readiness, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail};
 
 /// ejabberd takes ~2-3 s to start here; leave room for a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -180,15 +180,35 @@ impl EjabberdBuilder {
         self
     }
 
-    /// Writes the config and starts the VM; waits until every listener accepts connections.
+    /// Writes the config and starts the VM; waits until ejabberd has logged every listener
+    /// and every port accepts connections. When an address turns out to be taken (by another
+    /// test process), retries on fresh addresses/ports unless all were given.
     pub async fn start(self) -> Result<Ejabberd, String> {
+        let retryable = self.ip.is_none()
+            || self.c2s_port.is_none()
+            || self.s2s_port.is_none()
+            || self.c2s_direct_tls;
+        let attempts = if retryable { 3 } else { 1 };
+        let mut last = String::new();
+        for _ in 0..attempts {
+            match self.clone().start_once().await {
+                Ok(e) => return Ok(e),
+                Err((StartFailure::AddressInUse(_), report)) => last = report,
+                Err((StartFailure::Other(_), report)) => return Err(report),
+            }
+        }
+        Err(last)
+    }
+
+    async fn start_once(self) -> Result<Ejabberd, (StartFailure, String)> {
+        let other = |e: String| (StartFailure::Other(e.clone()), e);
         require_binary("ejabberdctl", "ejabberd");
         let erl = require_binary("erl", "erlang-base (a dependency of ejabberd)");
         assert!(!self.vhosts.is_empty(), "ejabberd needs at least one vhost");
         let dir = tempfile::Builder::new()
             .prefix("manifesto-ejabberd-")
             .tempdir()
-            .map_err(|e| format!("create temp dir: {e}"))?;
+            .map_err(|e| other(format!("create temp dir: {e}")))?;
         let (ip, default_ports) = match self.ip {
             Some(ip) => (ip, false),
             None => (IpAddr::V4(next_loopback_ip()), true),
@@ -209,7 +229,8 @@ impl EjabberdBuilder {
         let spool = dir.path().join("spool");
         let logs = dir.path().join("log");
         for d in [&spool, &logs] {
-            std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
         }
         let config_file = dir.path().join("ejabberd.yml");
         let inetrc = dir.path().join("inetrc");
@@ -290,7 +311,7 @@ impl EjabberdBuilder {
         let _ = writeln!(cfg, "  mod_stream_mgmt: {{}}");
         let _ = writeln!(cfg, "  mod_version: {{show_os: false}}");
         cfg.push_str(&self.extra_yaml);
-        std::fs::write(&config_file, &cfg).map_err(|e| format!("write config: {e}"))?;
+        std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
 
         // Like /etc/ejabberd/inetrc, optionally with our DNS server for inet_res.
         let mut rc = String::from("{lookup,[\"file\",\"native\"]}.\n");
@@ -314,13 +335,13 @@ impl EjabberdBuilder {
             }
             None => rc.push_str("{file, resolv, \"/etc/resolv.conf\"}.\n"),
         }
-        std::fs::write(&inetrc, rc).map_err(|e| format!("write inetrc: {e}"))?;
+        std::fs::write(&inetrc, rc).map_err(|e| other(format!("write inetrc: {e}")))?;
 
         let console = std::fs::File::create(&console_file)
-            .map_err(|e| format!("create {}: {e}", console_file.display()))?;
+            .map_err(|e| other(format!("create {}: {e}", console_file.display())))?;
         let console_err = console
             .try_clone()
-            .map_err(|e| format!("clone console file: {e}"))?;
+            .map_err(|e| other(format!("clone console file: {e}")))?;
         let mnesia_dir = format!("\"{}\"", spool.display());
         let child = Command::new(&erl)
             .args(["-noinput", "+K", "true", "+P", "250000"])
@@ -342,7 +363,7 @@ impl EjabberdBuilder {
             .stderr(console_err)
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("spawn {}: {e}", erl.display()))?;
+            .map_err(|e| other(format!("spawn {}: {e}", erl.display())))?;
 
         let mut ejabberd = Ejabberd {
             child,
@@ -358,25 +379,45 @@ impl EjabberdBuilder {
         };
         let mut addrs = vec![ejabberd.c2s_addr(), ejabberd.s2s_addr()];
         addrs.extend(ejabberd.c2s_direct_tls_addr());
-        let waited = {
-            let child = &mut ejabberd.child;
-            wait_for_ports(&addrs, START_TIMEOUT, || match child.try_wait() {
-                Ok(Some(status)) => Err(format!("ejabberd exited early ({status})")),
-                Ok(None) => Ok(()),
-                Err(e) => Err(format!("wait for ejabberd: {e}")),
-            })
-            .await
+        let accepting = |port: u16, module: &str| {
+            vec![
+                "Start accepting TCP connections at".to_string(),
+                format!(":{port} for {module}"),
+            ]
         };
+        let mut ready_lines = vec![
+            accepting(c2s_port, "ejabberd_c2s"),
+            accepting(s2s_port, "ejabberd_s2s_in"),
+        ];
+        if let Some(port) = c2s_direct_tls_port {
+            ready_lines.push(accepting(port, "ejabberd_c2s"));
+        }
+        let readiness = Readiness {
+            log_file: &ejabberd.log_file,
+            ready_lines,
+            // ejabberd exits when it cannot bind ("Failed to open socket at ...: address
+            // already in use"), but another server may answer on the port meanwhile.
+            in_use_markers: &["address already in use", "eaddrinuse"],
+            addrs,
+            timeout: START_TIMEOUT,
+        };
+        let waited = readiness.wait(&mut ejabberd.child).await;
         match waited {
             Ok(elapsed) => {
                 ejabberd.startup = elapsed;
                 Ok(ejabberd)
             }
-            Err(why) => Err(format!(
-                "ejabberd on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
-                tail(&ejabberd.console_file, 30),
-                tail(&ejabberd.log_file, 40),
-            )),
+            Err(failure) => {
+                let why = match &failure {
+                    StartFailure::AddressInUse(w) | StartFailure::Other(w) => w.clone(),
+                };
+                let report = format!(
+                    "ejabberd on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    tail(&ejabberd.console_file, 30),
+                    tail(&ejabberd.log_file, 40),
+                );
+                Err((failure, report))
+            }
         }
     }
 }

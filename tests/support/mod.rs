@@ -71,33 +71,69 @@ pub fn free_port(ip: IpAddr) -> u16 {
         .expect("bind an ephemeral port")
 }
 
-/// Waits until every address accepts TCP connections, or `timeout` passes. `alive` is polled
-/// between attempts so a server that died early is reported at once.
-pub(crate) async fn wait_for_ports(
-    addrs: &[SocketAddr],
-    timeout: Duration,
-    mut alive: impl FnMut() -> Result<(), String>,
-) -> Result<Duration, String> {
-    let start = Instant::now();
-    let mut pending: Vec<SocketAddr> = addrs.to_vec();
-    loop {
-        alive()?;
-        let mut still = Vec::new();
-        for addr in pending {
-            if tokio::net::TcpStream::connect(addr).await.is_err() {
-                still.push(addr);
+/// Why a server did not come up.
+#[derive(Debug)]
+pub(crate) enum StartFailure {
+    /// Another process holds one of the addresses: worth retrying elsewhere.
+    AddressInUse(String),
+    Other(String),
+}
+
+/// What "ready" means for a server process: for every listener, one log line containing all of
+/// the given substrings (proof that *this* process bound it, not some other server on the same
+/// address), and then a successful TCP connect to every address.
+pub(crate) struct Readiness<'a> {
+    pub log_file: &'a Path,
+    pub ready_lines: Vec<Vec<String>>,
+    pub in_use_markers: &'a [&'a str],
+    pub addrs: Vec<SocketAddr>,
+    pub timeout: Duration,
+}
+
+impl Readiness<'_> {
+    pub(crate) async fn wait(
+        &self,
+        child: &mut std::process::Child,
+    ) -> Result<Duration, StartFailure> {
+        let start = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(self.log_file).unwrap_or_default();
+            if let Some(marker) = self.in_use_markers.iter().find(|m| log.contains(**m)) {
+                return Err(StartFailure::AddressInUse(format!(
+                    "an address is already in use (log says {marker:?})"
+                )));
             }
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    return Err(StartFailure::Other(format!("exited early ({status})")));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(StartFailure::Other(format!("wait for the process: {e}"))),
+            }
+            let logged = self.ready_lines.iter().all(|parts| {
+                log.lines()
+                    .any(|line| parts.iter().all(|p| line.contains(p.as_str())))
+            });
+            if logged {
+                let mut all = true;
+                for addr in &self.addrs {
+                    if tokio::net::TcpStream::connect(addr).await.is_err() {
+                        all = false;
+                        break;
+                    }
+                }
+                if all {
+                    return Ok(start.elapsed());
+                }
+            }
+            if start.elapsed() > self.timeout {
+                return Err(StartFailure::Other(format!(
+                    "timed out after {:?} waiting for {:?} (log lines {:?})",
+                    self.timeout, self.addrs, self.ready_lines
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        pending = still;
-        if pending.is_empty() {
-            return Ok(start.elapsed());
-        }
-        if start.elapsed() > timeout {
-            return Err(format!(
-                "timed out after {timeout:?} waiting for {pending:?} to accept connections"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

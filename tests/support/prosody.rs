@@ -21,7 +21,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::pki::Cert;
-use super::{free_port, next_loopback_ip, quote, require_binary, tail, wait_for_ports};
+use super::{Readiness, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail};
 
 /// How long a start may take before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -172,14 +172,35 @@ impl ProsodyBuilder {
         self
     }
 
-    /// Writes the config, starts `prosody -F`, and waits until every port accepts connections.
+    /// Writes the config, starts `prosody -F`, and waits until Prosody has logged every
+    /// listener as active and every port accepts connections. When an address turns out to be
+    /// taken (by another test process), retries on fresh addresses/ports unless all were given.
     pub async fn start(self) -> Result<Prosody, String> {
+        let retryable = self.ip.is_none()
+            || self.c2s_port.is_none()
+            || self.s2s_port.is_none()
+            || self.c2s_direct_tls
+            || self.s2s_direct_tls;
+        let attempts = if retryable { 4 } else { 1 };
+        let mut last = String::new();
+        for _ in 0..attempts {
+            match self.clone().start_once().await {
+                Ok(p) => return Ok(p),
+                Err((StartFailure::AddressInUse(_), report)) => last = report,
+                Err((StartFailure::Other(_), report)) => return Err(report),
+            }
+        }
+        Err(last)
+    }
+
+    async fn start_once(self) -> Result<Prosody, (StartFailure, String)> {
+        let other = |e: String| (StartFailure::Other(e.clone()), e);
         let binary = require_binary("prosody", "prosody");
         assert!(!self.vhosts.is_empty(), "Prosody needs at least one vhost");
         let dir = tempfile::Builder::new()
             .prefix("manifesto-prosody-")
             .tempdir()
-            .map_err(|e| format!("create temp dir: {e}"))?;
+            .map_err(|e| other(format!("create temp dir: {e}")))?;
         let (ip, default_ports) = match self.ip {
             Some(ip) => (ip, false),
             None => (IpAddr::V4(next_loopback_ip()), true),
@@ -201,7 +222,8 @@ impl ProsodyBuilder {
         let data = dir.path().join("data");
         let certs = dir.path().join("certs");
         for d in [&data, &certs] {
-            std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
         }
         let log_file = dir.path().join("prosody.log");
         let console_file = dir.path().join("console.log");
@@ -273,13 +295,13 @@ impl ProsodyBuilder {
                 let _ = writeln!(cfg, "  ssl = {{ {ssl}}}");
             }
         }
-        std::fs::write(&config_file, &cfg).map_err(|e| format!("write config: {e}"))?;
+        std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
 
         let console = std::fs::File::create(&console_file)
-            .map_err(|e| format!("create {}: {e}", console_file.display()))?;
+            .map_err(|e| other(format!("create {}: {e}", console_file.display())))?;
         let console_err = console
             .try_clone()
-            .map_err(|e| format!("clone console file: {e}"))?;
+            .map_err(|e| other(format!("clone console file: {e}")))?;
         // `-F` = foreground (`-D` would daemonize and lose the pid). Own process group so
         // Drop can kill everything it may spawn.
         let child = Command::new(&binary)
@@ -292,7 +314,7 @@ impl ProsodyBuilder {
             .stderr(console_err)
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
+            .map_err(|e| other(format!("spawn {}: {e}", binary.display())))?;
 
         let mut prosody = Prosody {
             child,
@@ -310,25 +332,53 @@ impl ProsodyBuilder {
         let mut addrs = vec![prosody.c2s_addr(), prosody.s2s_addr()];
         addrs.extend(prosody.c2s_direct_tls_addr());
         addrs.extend(prosody.s2s_direct_tls_addr());
-        let waited = {
-            let child = &mut prosody.child;
-            wait_for_ports(&addrs, START_TIMEOUT, || match child.try_wait() {
-                Ok(Some(status)) => Err(format!("prosody exited early ({status})")),
-                Ok(None) => Ok(()),
-                Err(e) => Err(format!("wait for prosody: {e}")),
-            })
-            .await
+        let mut ready_lines = vec![
+            vec![
+                "Activated service 'c2s' on".to_string(),
+                format!("]:{c2s_port}"),
+            ],
+            vec![
+                "Activated service 's2s' on".to_string(),
+                format!("]:{s2s_port}"),
+            ],
+        ];
+        if let Some(port) = c2s_direct_tls_port {
+            ready_lines.push(vec![
+                "Activated service 'c2s_direct_tls' on".to_string(),
+                format!("]:{port}"),
+            ]);
+        }
+        if let Some(port) = s2s_direct_tls_port {
+            ready_lines.push(vec![
+                "Activated service 's2s_direct_tls' on".to_string(),
+                format!("]:{port}"),
+            ]);
+        }
+        let readiness = Readiness {
+            log_file: &prosody.log_file,
+            ready_lines,
+            // Prosody keeps running when it cannot bind; this log line is the only sign.
+            in_use_markers: &["Failed to open server port"],
+            addrs,
+            timeout: START_TIMEOUT,
         };
+        let waited = readiness.wait(&mut prosody.child).await;
         match waited {
             Ok(elapsed) => {
                 prosody.startup = elapsed;
                 Ok(prosody)
             }
-            Err(why) => Err(format!(
-                "Prosody on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
-                tail(&prosody.console_file, 20),
-                tail(&prosody.log_file, 40),
-            )),
+            Err(failure) => {
+                let why = match &failure {
+                    StartFailure::AddressInUse(w) | StartFailure::Other(w) => w.clone(),
+                };
+                let report = format!(
+                    "Prosody on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    tail(&prosody.console_file, 20),
+                    tail(&prosody.log_file, 40),
+                );
+                Err((failure, report))
+            }
         }
     }
 }
