@@ -649,6 +649,95 @@ async fn ejabberd_required_and_optional() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
+/// `openssl s_client -starttls xmpp` with the given protocol flag and cipher list; returns the
+/// negotiated "Protocol, Cipher" line or the whole output when the handshake failed.
+async fn starttls_handshake(addr: SocketAddr, domain: &str, proto: &str, cipher: &str) -> String {
+    let (domain, proto, cipher) = (domain.to_string(), proto.to_string(), cipher.to_string());
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &addr.to_string(),
+                "-starttls",
+                "xmpp",
+            ])
+            .args(["-xmpphost", &domain, "-servername", &domain, &proto])
+            .args(["-cipher", &cipher])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    })
+    .await
+    .unwrap()
+}
+
+/// "PROTOCOL CIPHER" from the SSL-Session block (the "New, ..." line shows the cipher's
+/// version, "SSLv3" for AES128-SHA, not the protocol), None when nothing was negotiated.
+fn negotiated(out: &str) -> Option<String> {
+    let field = |key: &str| {
+        out.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|v| v.trim().to_string())
+    };
+    let cipher = field("Cipher    :")?;
+    if cipher == "0000" || cipher == "(NONE)" {
+        return None;
+    }
+    Some(format!("{} {cipher}", field("Protocol  :")?))
+}
+
+/// The knobs for the weak-posture scenarios really make both servers accept TLS 1.0 and a
+/// static-RSA suite (OpenSSL 3 refuses both at its default security level).
+#[tokio::test]
+async fn weak_tls_posture_knobs_work() {
+    let pki = Pki::new();
+    let cert = pki.leaf_rsa(&["example.test"]);
+    let weak_ciphers = "DEFAULT:AES128-SHA:@SECLEVEL=0";
+    let (prosody, ejabberd, strict) = tokio::join!(
+        Prosody::builder()
+            .vhost("example.test")
+            .cert(&cert)
+            .tls_protocol("tlsv1+")
+            .tls_ciphers(weak_ciphers)
+            .start(),
+        Ejabberd::builder()
+            .vhost("example.test")
+            .cert(&cert)
+            .protocol_options(&["no_sslv3"])
+            .ciphers(weak_ciphers)
+            .start(),
+        Prosody::builder().vhost("example.test").cert(&cert).start(),
+    );
+    let (prosody, ejabberd, strict) = (prosody.unwrap(), ejabberd.unwrap(), strict.unwrap());
+    let client_weak = "AES128-SHA:@SECLEVEL=0";
+    for (name, addr) in [
+        ("prosody", prosody.c2s_addr()),
+        ("ejabberd", ejabberd.c2s_addr()),
+    ] {
+        let out = starttls_handshake(addr, "example.test", "-tls1", client_weak).await;
+        let line = negotiated(&out).unwrap_or_else(|| panic!("{name}: TLS 1.0 refused:\n{out}"));
+        assert_eq!(line, "TLSv1 AES128-SHA", "{name}");
+        let out = starttls_handshake(addr, "example.test", "-tls1_2", client_weak).await;
+        let line = negotiated(&out).unwrap_or_else(|| panic!("{name}: static RSA refused:\n{out}"));
+        assert_eq!(line, "TLSv1.2 AES128-SHA", "{name}");
+    }
+    // Prosody's defaults refuse both.
+    let out = starttls_handshake(strict.c2s_addr(), "example.test", "-tls1", client_weak).await;
+    assert!(
+        negotiated(&out).is_none(),
+        "default Prosody accepted TLS 1.0:\n{out}"
+    );
+    let out = starttls_handshake(strict.c2s_addr(), "example.test", "-tls1_2", client_weak).await;
+    assert!(
+        negotiated(&out).is_none(),
+        "default Prosody accepted static RSA:\n{out}"
+    );
+}
+
 // ---------- require_binary ----------
 
 #[test]
