@@ -599,6 +599,56 @@ async fn taken_address_is_an_error_not_a_silent_success() {
     assert!(err.contains("already in use"), "{err}");
 }
 
+/// Prosody with `.resolver(dns)` resolves the dialback peer through the test's DNS server:
+/// a db:result from `sender.test` makes it connect to the SRV target's address from our zone.
+#[tokio::test]
+async fn prosody_resolves_through_the_test_dns() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    let cert = pki.leaf(&["example.test"]);
+    let sender_ip = support::next_loopback_ip();
+    // Something listening where the zone points, to see Prosody arrive.
+    let listener = tokio::net::TcpListener::bind((sender_ip, 5269))
+        .await
+        .unwrap();
+    let dns = DnsServer::start(
+        Zone::new()
+            .srv(
+                "_xmpp-server._tcp.sender.test",
+                0,
+                0,
+                5269,
+                "xmpp.sender.test",
+            )
+            .a("xmpp.sender.test", sender_ip),
+    )
+    .await;
+    let p = Prosody::builder()
+        .vhost("example.test")
+        .cert(&cert)
+        .s2s_require_encryption(false)
+        .resolver(dns.addr())
+        .start()
+        .await
+        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(p.s2s_addr()).await.unwrap();
+    s.write_all(
+        b"<?xml version='1.0'?><stream:stream xmlns='jabber:server' \
+          xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams' \
+          to='example.test' from='sender.test' version='1.0'>\
+          <db:result from='sender.test' to='example.test'>0123456789abcdef</db:result>",
+    )
+    .await
+    .unwrap();
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_secs(10), listener.accept()).await;
+    assert!(
+        matches!(accepted, Ok(Ok(_))),
+        "Prosody did not dial back to {sender_ip}:5269 via the test DNS:\n{}",
+        p.log_tail(40)
+    );
+}
+
 // ---------- ejabberd ----------
 
 #[tokio::test]

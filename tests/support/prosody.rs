@@ -42,6 +42,7 @@ pub struct ProsodyBuilder {
     c2s_direct_tls: bool,
     s2s_direct_tls: bool,
     modules: Vec<String>,
+    resolver: Option<SocketAddr>,
     extra_global: String,
 }
 
@@ -67,6 +68,7 @@ impl Default for ProsodyBuilder {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            resolver: None,
             extra_global: String::new(),
         }
     }
@@ -156,6 +158,14 @@ impl ProsodyBuilder {
         if on {
             self.modules.push("tls".to_string());
         }
+        self
+    }
+
+    /// Makes Prosody's resolver (libunbound) forward every query to this DNS server (e.g. a
+    /// [`super::dns::DnsServer`]) instead of /etc/resolv.conf, so s2s dialback and outgoing
+    /// connections resolve names of the test's zone.
+    pub fn resolver(mut self, addr: SocketAddr) -> Self {
+        self.resolver = Some(addr);
         self
     }
 
@@ -287,6 +297,18 @@ impl ProsodyBuilder {
         let _ = writeln!(cfg, "s2s_timeout = 10");
         if !ssl.is_empty() {
             let _ = writeln!(cfg, "ssl = {{ {ssl}}}");
+        }
+        if let Some(addr) = self.resolver {
+            // libunbound refuses to query 127.0.0.0/8 and ::1 unless told otherwise, and
+            // answers NXDOMAIN itself for the special-use `test.` (RFC 6761) unless that
+            // default local zone is made transparent ("nodefault" has no effect through lunbound).
+            let _ = writeln!(
+                cfg,
+                "unbound = {{ resolvconf = false; hoststxt = false; forward = {}; options = {{ \
+                 [\"do-not-query-localhost:\"] = \"no\"; \
+                 [\"local-zone:\"] = \"test. transparent\" }} }}",
+                quote(&format!("{}@{}", addr.ip(), addr.port()))
+            );
         }
         cfg.push_str(&self.extra_global);
         for vhost in &self.vhosts {
