@@ -788,6 +788,52 @@ async fn weak_tls_posture_knobs_work() {
     );
 }
 
+/// ejabberd with `.resolver(dns)` looks up the dialback peer's SRV through the test's DNS
+/// server. Trap: it resolves SRV *targets* with `net:getaddrinfo` (the system resolver, which
+/// no inetrc reaches), so the zone names the target as an IP literal.
+#[tokio::test]
+async fn ejabberd_resolves_through_the_test_dns() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    let cert = pki.leaf(&["example.test"]);
+    let sender_ip = support::next_loopback_ip();
+    let listener = tokio::net::TcpListener::bind((sender_ip, 5269))
+        .await
+        .unwrap();
+    let dns = DnsServer::start(Zone::new().srv(
+        "_xmpp-server._tcp.sender.test",
+        0,
+        0,
+        5269,
+        &sender_ip.to_string(),
+    ))
+    .await;
+    let e = Ejabberd::builder()
+        .vhost("example.test")
+        .cert(&cert)
+        .s2s_use_starttls(S2sStarttls::Optional)
+        .resolver(dns.addr())
+        .start()
+        .await
+        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(e.s2s_addr()).await.unwrap();
+    s.write_all(
+        b"<?xml version='1.0'?><stream:stream xmlns='jabber:server' \
+          xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams' \
+          to='example.test' from='sender.test' version='1.0'>\
+          <db:result from='sender.test' to='example.test'>0123456789abcdef</db:result>",
+    )
+    .await
+    .unwrap();
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_secs(10), listener.accept()).await;
+    assert!(
+        matches!(accepted, Ok(Ok(_))),
+        "ejabberd did not dial back to {sender_ip}:5269 via the test DNS:\n{}",
+        e.log_tail(40)
+    );
+}
+
 // ---------- require_binary ----------
 
 #[test]

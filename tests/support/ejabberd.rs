@@ -70,6 +70,7 @@ pub struct EjabberdBuilder {
     s2s_port: Option<u16>,
     c2s_direct_tls: bool,
     resolver: Option<SocketAddr>,
+    modules: Vec<(String, String)>,
     extra_yaml: String,
 }
 
@@ -88,6 +89,19 @@ impl Default for EjabberdBuilder {
             s2s_port: None,
             c2s_direct_tls: false,
             resolver: None,
+            // mod_s2s_dialback matters: without it ejabberd answers a db:result with a
+            // not-authorized stream error instead of running dialback.
+            modules: [
+                ("mod_disco", "{}"),
+                ("mod_ping", "{}"),
+                ("mod_roster", "{}"),
+                ("mod_s2s_dialback", "{}"),
+                ("mod_stream_mgmt", "{}"),
+                ("mod_version", "{show_os: false}"),
+            ]
+            .iter()
+            .map(|(m, o)| (m.to_string(), o.to_string()))
+            .collect(),
             extra_yaml: String::new(),
         }
     }
@@ -165,15 +179,32 @@ impl EjabberdBuilder {
         self
     }
 
-    /// Makes ejabberd's own resolver (inet_res) ask this DNS server (e.g. a
-    /// [`super::dns::DnsServer`]) for SRV lookups. Note: ejabberd 23.01 resolves SRV *targets*
-    /// through the system resolver. Untested so far.
+    /// Makes ejabberd's SRV lookups (inet_res) ask this DNS server (e.g. a
+    /// [`super::dns::DnsServer`]). Trap: ejabberd 23.01 (p1_xmpp `xmpp_stream_out:a_lookup`)
+    /// resolves SRV *targets* with `net:getaddrinfo`, i.e. the system resolver, which no inetrc
+    /// reaches: in the test zone, give SRV targets as IP literals (`"127.0.0.5"`), which
+    /// getaddrinfo parses without DNS.
     pub fn resolver(mut self, addr: SocketAddr) -> Self {
         self.resolver = Some(addr);
         self
     }
 
-    /// Raw top-level YAML appended to the config.
+    /// Adds (or replaces) a module with its options as inline YAML, e.g.
+    /// `.module("mod_register", "{ip_access: all}")`.
+    pub fn module(mut self, name: &str, options_yaml: &str) -> Self {
+        self.modules.retain(|(m, _)| m != name);
+        self.modules
+            .push((name.to_string(), options_yaml.to_string()));
+        self
+    }
+
+    /// Removes a module from the default set.
+    pub fn without_module(mut self, name: &str) -> Self {
+        self.modules.retain(|(m, _)| m != name);
+        self
+    }
+
+    /// Raw top-level YAML appended to the config (not `modules:`; use [`Self::module`]).
     pub fn extra_config(mut self, yaml: &str) -> Self {
         self.extra_yaml.push_str(yaml);
         self.extra_yaml.push('\n');
@@ -305,16 +336,22 @@ impl EjabberdBuilder {
         let _ = writeln!(cfg, "  c2s:");
         let _ = writeln!(cfg, "    allow: all");
         let _ = writeln!(cfg, "modules:");
-        let _ = writeln!(cfg, "  mod_disco: {{}}");
-        let _ = writeln!(cfg, "  mod_ping: {{}}");
-        let _ = writeln!(cfg, "  mod_roster: {{}}");
-        let _ = writeln!(cfg, "  mod_stream_mgmt: {{}}");
-        let _ = writeln!(cfg, "  mod_version: {{show_os: false}}");
+        for (module, options) in &self.modules {
+            let _ = writeln!(cfg, "  {module}: {options}");
+        }
         cfg.push_str(&self.extra_yaml);
         std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
 
         // Like /etc/ejabberd/inetrc, optionally with our DNS server for inet_res.
-        let mut rc = String::from("{lookup,[\"file\",\"native\"]}.\n");
+        // With a test resolver, `dns` (inet_res) instead of `native` (the system resolver), so
+        // that SRV targets resolve through the test zone too.
+        let lookup = if self.resolver.is_some() {
+            "dns"
+        } else {
+            "native"
+        };
+        // Atoms, not strings (Debian's /etc/ejabberd/inetrc has strings).
+        let mut rc = format!("{{lookup,[file,{lookup}]}}.\n");
         rc.push_str("{host,{127,0,0,1}, [\"localhost\"]}.\n");
         match self.resolver {
             Some(addr) => {
@@ -331,6 +368,9 @@ impl EjabberdBuilder {
                         )
                     }
                 };
+                // Erlang reads /etc/resolv.conf by itself and prefers its servers over
+                // inetrc's `nameserver`: switch that off.
+                rc.push_str("{resolv_conf,\"\"}.\n");
                 let _ = writeln!(rc, "{{nameserver,{ip},{}}}.", addr.port());
             }
             None => rc.push_str("{file, resolv, \"/etc/resolv.conf\"}.\n"),
