@@ -5,6 +5,7 @@
 //! subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod check;
 pub mod dns;
 pub mod ejabberd;
 pub mod pki;

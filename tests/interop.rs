@@ -1,0 +1,307 @@
+//! `manifesto check` against real Prosody and ejabberd servers on loopback, with DNS from an
+//! in-process server and certificates from a throwaway CA.
+
+mod support;
+
+use std::net::IpAddr;
+
+use support::check::{CheckRun, check};
+use support::dns::{DnsServer, Zone};
+use support::ejabberd::{Ejabberd, S2sStarttls};
+use support::pki::{Cert, LeafSpec, Pki};
+use support::prosody::{Prosody, ProsodyBuilder};
+
+/// SRV records for both services of `domain` pointing at `host`, and `host`'s address.
+fn srv_zone(domain: &str, host: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
+    Zone::new()
+        .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
+        .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
+        .ip(host, ip)
+}
+
+async fn prosody(builder: ProsodyBuilder) -> Prosody {
+    builder.start().await.expect("start Prosody")
+}
+
+/// Starts Prosody for `domain` (SRV to xmpp.DOMAIN) and checks it.
+async fn check_prosody(domain: &str, cert: Option<&Cert>, pki: &Pki, configure: impl FnOnce(ProsodyBuilder) -> ProsodyBuilder) -> (CheckRun, Prosody) {
+    let mut builder = Prosody::builder().vhost(domain);
+    if let Some(cert) = cert {
+        builder = builder.cert(cert);
+    }
+    let p = prosody(configure(builder)).await;
+    let host = format!("xmpp.{domain}");
+    let dns = DnsServer::start(srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
+    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    (run, p)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_both_required_passes() {
+    let pki = Pki::new();
+    let domain = "both-required.example";
+    let cert = pki.leaf(&[domain]);
+    let (run, _p) = check_prosody(domain, Some(&cert), &pki, |b| {
+        b.c2s_require_encryption(true).s2s_require_encryption(true)
+    })
+    .await;
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.basis("c2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
+    assert_eq!(run.status("modern-tls"), "pass", "{}", run.dump());
+    assert_eq!(run.status("forward-secrecy"), "pass", "{}", run.dump());
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json["schema"], "xmpp-manifesto/report-v1");
+    let eps = run.endpoints();
+    assert_eq!(eps.len(), 2, "{}", run.dump());
+    let c2s = eps.iter().find(|e| e["service"] == "c2s").unwrap();
+    assert_eq!(c2s["pre_tls_features"]["starttls_required"], true);
+    assert_eq!(c2s["probes"][0]["outcome"], "enforced");
+    assert!(c2s["tls"]["version"].as_str().unwrap().starts_with("TLS 1."));
+    assert_eq!(c2s["certificate"]["name_match"], "DNS-ID");
+    assert!(
+        c2s["post_tls_features"]["sasl_mechanisms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "PLAIN" || m == "SCRAM-SHA-1"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_both_optional_fails_with_probe_evidence() {
+    let pki = Pki::new();
+    let domain = "both-optional.example";
+    let cert = pki.leaf(&[domain]);
+    let (run, _p) = check_prosody(domain, Some(&cert), &pki, |b| {
+        b.c2s_require_encryption(false).s2s_require_encryption(false)
+    })
+    .await;
+    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
+    assert_eq!(run.status("s2s-tls-required"), "fail", "{}", run.dump());
+    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
+    assert_eq!(run.verdict(), "fail");
+    assert_eq!(run.code, 1);
+    let c2s = run.endpoints().iter().find(|e| e["service"] == "c2s").unwrap();
+    assert_eq!(c2s["probes"][0]["outcome"], "not-enforced", "{}", run.dump());
+    let fix = run.json["requirements"]["c2s-tls-required"]["fix"].as_str().unwrap();
+    assert!(fix.contains("c2s_require_encryption"), "{fix}");
+    let fix = run.json["requirements"]["s2s-tls-required"]["fix"].as_str().unwrap();
+    assert!(fix.contains("s2s_require_encryption"), "{fix}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_c2s_required_s2s_optional() {
+    let pki = Pki::new();
+    let domain = "c2s-only.example";
+    let cert = pki.leaf(&[domain]);
+    let (run, _p) = check_prosody(domain, Some(&cert), &pki, |b| {
+        b.c2s_require_encryption(true).s2s_require_encryption(false)
+    })
+    .await;
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.basis("c2s-tls-required"), Some("verified"));
+    assert_eq!(run.status("s2s-tls-required"), "fail", "{}", run.dump());
+    assert_eq!(run.verdict(), "fail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_without_certificate_offers_no_starttls() {
+    let pki = Pki::new();
+    let domain = "no-cert.example";
+    let (run, _p) = check_prosody(domain, None, &pki, |b| b.tls(false)).await;
+    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
+    assert!(run.summary("c2s-tls-required").contains("STARTTLS is not offered"), "{}", run.dump());
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    assert_eq!(run.verdict(), "fail");
+}
+
+async fn certificate_scenario(domain: &str, cert: Cert, pki: &Pki) -> CheckRun {
+    let (run, _p) = check_prosody(domain, Some(&cert), pki, |b| b).await;
+    run
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_signed_certificate_fails() {
+    let pki = Pki::new();
+    let domain = "self-signed.example";
+    let run = certificate_scenario(domain, pki.self_signed(&[domain]), &pki).await;
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    assert!(run.summary("trusted-certificate").contains("self-signed"), "{}", run.dump());
+    // TLS enforcement itself is unaffected.
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_certificate_fails() {
+    let pki = Pki::new();
+    let domain = "expired.example";
+    let run = certificate_scenario(domain, pki.expired(&[domain]), &pki).await;
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    assert!(run.summary("trusted-certificate").contains("expired"), "{}", run.dump());
+    let c2s = run.endpoints().iter().find(|e| e["service"] == "c2s").unwrap();
+    assert_eq!(c2s["certificate"]["expired"], true);
+    // Issued by the trusted CA: only the date is wrong.
+    assert_eq!(c2s["certificate"]["chain_trusted"], true, "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_name_certificate_fails() {
+    let pki = Pki::new();
+    let domain = "wrong-name.example";
+    let run = certificate_scenario(domain, pki.wrong_name(), &pki).await;
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    assert!(run.summary("trusted-certificate").contains("not valid for the XMPP domain"), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_for_the_srv_host_only_fails() {
+    let pki = Pki::new();
+    let domain = "host-only.example";
+    let run = certificate_scenario(domain, pki.leaf(&[&format!("xmpp.{domain}")]), &pki).await;
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    assert!(run.summary("trusted-certificate").contains("names only the server host"), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn srv_id_and_xmpp_addr_certificates_pass() {
+    let pki = Pki::new();
+    let domain = "srv-id.example";
+    // Both identities, for the c2s and s2s endpoints respectively.
+    let cert = pki.issue(
+        LeafSpec::new(&["xmpp.srv-id.example"])
+            .srv_id(&format!("_xmpp-client.{domain}"))
+            .xmpp_addr(domain),
+    );
+    let run = certificate_scenario(domain, cert, &pki).await;
+    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
+    let by_service = |s: &str| {
+        run.endpoints().iter().find(|e| e["service"] == s).unwrap()["certificate"]["name_match"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(by_service("c2s"), "SRV-ID");
+    assert_eq!(by_service("s2s"), "XmppAddr");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_srv_falls_back_to_the_domain_address() {
+    let pki = Pki::new();
+    let domain = "fallback.example";
+    let p = prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain]))).await;
+    // The fallback only uses 5222/5269: Prosody listens there on its own loopback address.
+    assert_eq!((p.c2s_port(), p.s2s_port()), (5222, 5269));
+    let dns = DnsServer::start(Zone::new().ip(domain, p.ip())).await;
+    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+    for ep in run.endpoints() {
+        assert_eq!(ep["source"], "fallback", "{}", run.dump());
+    }
+    let outcomes: Vec<&str> = run.json["discovery"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes.contains(&"fallback"), "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn srv_to_a_closed_port_is_inconclusive() {
+    let pki = Pki::new();
+    let domain = "closed.example";
+    let ip = support::next_loopback_ip();
+    let port = support::free_port(IpAddr::V4(ip));
+    let dns = DnsServer::start(srv_zone(domain, "xmpp.closed.example", IpAddr::V4(ip), port, port)).await;
+    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "2"]).await;
+    assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
+    assert_eq!(run.code, 3);
+    assert_eq!(run.endpoints()[0]["error_kind"], "unreachable", "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s2s_srv_target_dot_is_not_applicable() {
+    let pki = Pki::new();
+    let domain = "no-federation.example";
+    let p = prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain]))).await;
+    let dns = DnsServer::start(
+        Zone::new()
+            .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, p.c2s_port(), "xmpp.no-federation.example")
+            .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, 0, ".")
+            .ip("xmpp.no-federation.example", p.ip()),
+    )
+    .await;
+    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    assert_eq!(run.status("s2s-tls-required"), "not-applicable", "{}", run.dump());
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+    assert!(run.endpoints().iter().all(|e| e["service"] == "c2s"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn servfail_is_inconclusive_never_a_fallback() {
+    let domain = "servfail.example";
+    let dns = DnsServer::start(Zone::new().servfail(&format!("_xmpp-client._tcp.{domain}")).servfail(&format!("_xmpp-server._tcp.{domain}"))).await;
+    let run = check(domain, &dns.resolver_arg(), None, &["--timeout", "2"]).await;
+    assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
+    assert!(run.endpoints().iter().all(|e| e["source"] != "fallback"), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_addresses_are_refused_without_allow_private() {
+    let domain = "private.example";
+    let dns = DnsServer::start(srv_zone(domain, "xmpp.private.example", "127.0.0.1".parse().unwrap(), 5222, 5269)).await;
+    let output = support::check::manifesto()
+        .args(["check", domain, "--format", "json", "--resolver", &dns.resolver_arg()])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"], "inconclusive", "{json:#}");
+    assert_eq!(output.status.code(), Some(3));
+    for ep in json["endpoints"].as_array().unwrap() {
+        assert_eq!(ep["error_kind"], "policy", "{json:#}");
+        assert!(ep.get("tls").is_none());
+    }
+}
+
+async fn ejabberd_check(domain: &str, c2s_required: bool, s2s: S2sStarttls) -> CheckRun {
+    let pki = Pki::new();
+    let cert = pki.leaf(&[domain]);
+    let e = Ejabberd::builder()
+        .vhost(domain)
+        .cert(&cert)
+        .starttls_required(c2s_required)
+        .s2s_use_starttls(s2s)
+        .start()
+        .await
+        .expect("start ejabberd");
+    let host = format!("xmpp.{domain}");
+    let dns = DnsServer::start(srv_zone(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
+    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    drop(e);
+    run
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ejabberd_required_is_verified_on_both_services() {
+    let run = ejabberd_check("ejabberd-required.example", true, S2sStarttls::Required).await;
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.basis("c2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.basis("s2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ejabberd_optional_fails_on_both_services() {
+    let run = ejabberd_check("ejabberd-optional.example", false, S2sStarttls::Optional).await;
+    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
+    assert_eq!(run.status("s2s-tls-required"), "fail", "{}", run.dump());
+    let fix = run.json["requirements"]["s2s-tls-required"]["fix"].as_str().unwrap();
+    assert!(fix.contains("s2s_use_starttls"), "{fix}");
+}
