@@ -421,7 +421,8 @@ impl EjabberdBuilder {
         addrs.extend(ejabberd.c2s_direct_tls_addr());
         let accepting = |port: u16, module: &str| {
             vec![
-                "Start accepting TCP connections at".to_string(),
+                // "TCP" for plain listeners, "TLS" for `tls: true` ones.
+                "Start accepting T".to_string(),
                 format!(":{port} for {module}"),
             ]
         };
