@@ -520,7 +520,7 @@ async fn prosody_startup_failure_reports_the_log() {
         .await
     {
         Ok(_) => panic!("a broken config must not start"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert!(err.contains("did not start"), "{err}");
     assert!(err.contains("--- console ---"), "{err}");
@@ -593,9 +593,15 @@ async fn taken_address_is_an_error_not_a_silent_success() {
             .s2s_port(first.s2s_port())
             .start(),
     );
-    let err = prosody.err().expect("second Prosody on a taken address");
+    let err = prosody
+        .err()
+        .expect("second Prosody on a taken address")
+        .to_string();
     assert!(err.contains("already in use"), "{err}");
-    let err = ejabberd.err().expect("ejabberd on a taken address");
+    let err = ejabberd
+        .err()
+        .expect("ejabberd on a taken address")
+        .to_string();
     assert!(err.contains("already in use"), "{err}");
 }
 
