@@ -17,7 +17,7 @@
 //! let dns = DnsServer::start(
 //!     Zone::new()
 //!         .srv("_xmpp-client._tcp.example.test", 0, 5, p.c2s_port(), "xmpp.example.test")
-//!         .a("xmpp.example.test", p.ip().to_string().parse()?),
+//!         .ip("xmpp.example.test", p.ip()),                // A or AAAA by family
 //! )
 //! .await;                                                // --resolver dns.resolver_arg()
 //! ```
