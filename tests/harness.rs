@@ -520,7 +520,7 @@ async fn prosody_startup_failure_reports_the_log() {
         .await
     {
         Ok(_) => panic!("a broken config must not start"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert!(err.contains("did not start"), "{err}");
     assert!(err.contains("--- console ---"), "{err}");
@@ -593,9 +593,15 @@ async fn taken_address_is_an_error_not_a_silent_success() {
             .s2s_port(first.s2s_port())
             .start(),
     );
-    let err = prosody.err().expect("second Prosody on a taken address");
+    let err = prosody
+        .err()
+        .expect("second Prosody on a taken address")
+        .to_string();
     assert!(err.contains("already in use"), "{err}");
-    let err = ejabberd.err().expect("ejabberd on a taken address");
+    let err = ejabberd
+        .err()
+        .expect("ejabberd on a taken address")
+        .to_string();
     assert!(err.contains("already in use"), "{err}");
 }
 
@@ -667,6 +673,7 @@ async fn ejabberd_required_and_optional() {
             .cert(&cert)
             .starttls_required(false)
             .s2s_use_starttls(S2sStarttls::Optional)
+            .c2s_direct_tls(true)
             .start(),
     );
     let required = required.unwrap();
@@ -690,6 +697,33 @@ async fn ejabberd_required_and_optional() {
     assert!(has_starttls(&f) && !starttls_required(&f), "{f}");
     let f = stream_features(optional.s2s_addr(), "example.test", Some("sender.invalid")).await;
     assert!(has_starttls(&f) && !starttls_required(&f), "{f}");
+
+    // Direct TLS (XEP-0368) listener: a verified TLS handshake with SNI.
+    let direct = optional.c2s_direct_tls_addr().expect("direct TLS port");
+    let ca = pki.ca_file().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("openssl")
+            .args(["s_client", "-connect", &direct.to_string()])
+            .args([
+                "-servername",
+                "example.test",
+                "-verify_hostname",
+                "example.test",
+            ])
+            .args(["-verify_return_error", "-CAfile"])
+            .arg(ca)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Verify return code: 0 (ok)"),
+        "ejabberd Direct TLS:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let addr = required.c2s_addr();
     let started = Instant::now();

@@ -29,7 +29,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::pki::Cert;
-use super::{Readiness, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail};
+use super::{
+    Readiness, StartError, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail,
+};
 
 /// ejabberd takes ~2-3 s to start here; leave room for a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -214,7 +216,7 @@ impl EjabberdBuilder {
     /// Writes the config and starts the VM; waits until ejabberd has logged every listener
     /// and every port accepts connections. When an address turns out to be taken (by another
     /// test process), retries on fresh addresses/ports unless all were given.
-    pub async fn start(self) -> Result<Ejabberd, String> {
+    pub async fn start(self) -> Result<Ejabberd, StartError> {
         let retryable = self.ip.is_none()
             || self.c2s_port.is_none()
             || self.s2s_port.is_none()
@@ -225,10 +227,10 @@ impl EjabberdBuilder {
             match self.clone().start_once().await {
                 Ok(e) => return Ok(e),
                 Err((StartFailure::AddressInUse(_), report)) => last = report,
-                Err((StartFailure::Other(_), report)) => return Err(report),
+                Err((StartFailure::Other(_), report)) => return Err(StartError(report)),
             }
         }
-        Err(last)
+        Err(StartError(last))
     }
 
     async fn start_once(self) -> Result<Ejabberd, (StartFailure, String)> {
@@ -421,7 +423,8 @@ impl EjabberdBuilder {
         addrs.extend(ejabberd.c2s_direct_tls_addr());
         let accepting = |port: u16, module: &str| {
             vec![
-                "Start accepting TCP connections at".to_string(),
+                // "TCP" for plain listeners, "TLS" for `tls: true` ones.
+                "Start accepting T".to_string(),
                 format!(":{port} for {module}"),
             ]
         };

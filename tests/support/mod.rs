@@ -3,6 +3,30 @@
 //!
 //! Include it from an integration test with `mod support;`. Every test file uses a different
 //! subset, hence the `dead_code` allowance.
+//!
+//! ```ignore
+//! let pki = Pki::new();                                  // --ca-file pki.ca_file()
+//! let cert = pki.leaf(&["example.test"]);
+//! let p = Prosody::builder()
+//!     .vhost("example.test")
+//!     .cert(&cert)
+//!     .c2s_require_encryption(true)
+//!     .s2s_require_encryption(false)
+//!     .start()
+//!     .await?;                                           // p.ip(), p.c2s_port(), p.s2s_port()
+//! let dns = DnsServer::start(
+//!     Zone::new()
+//!         .srv("_xmpp-client._tcp.example.test", 0, 5, p.c2s_port(), "xmpp.example.test")
+//!         .ip("xmpp.example.test", p.ip()),                // A or AAAA by family
+//! )
+//! .await;                                                // --resolver dns.resolver_arg()
+//! ```
+//!
+//! Every server gets its own 127.0.0.X (so the standard ports 5222/5269 are free for it), its
+//! own temp directory (config, data, logs), and is killed with its process group on drop.
+//! Servers are started as root here: Prosody gets `run_as_root = true`, ejabberd runs `erl`
+//! directly (see `ejabberd.rs`). A missing server binary panics with install instructions
+//! ([`require_binary`]); nothing is ever skipped silently.
 #![allow(dead_code)]
 
 pub mod check;
@@ -61,7 +85,11 @@ pub fn next_loopback_ip() -> Ipv4Addr {
             return ip;
         }
     }
-    panic!("no free loopback address in 127.0.0.2..=127.0.0.250");
+    panic!(
+        "no loopback address in 127.0.0.2..=127.0.0.250 has 5222 and 5269 free; is a packaged \
+         prosody/ejabberd service listening on *:5222? (`bash scripts/install-test-deps.sh` \
+         stops them)"
+    );
 }
 
 /// A TCP port that was free a moment ago on `ip` (for extra listeners such as Direct TLS).
@@ -72,7 +100,25 @@ pub fn free_port(ip: IpAddr) -> u16 {
         .expect("bind an ephemeral port")
 }
 
-/// Why a server did not come up.
+/// A server did not start. Its message carries the reason, the console output, the log tail
+/// and the generated config; `Debug` prints the same text so `.unwrap()` stays readable.
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Why a server did not come up (internal, decides about retrying).
 #[derive(Debug)]
 pub(crate) enum StartFailure {
     /// Another process holds one of the addresses: worth retrying elsewhere.

@@ -21,7 +21,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::pki::Cert;
-use super::{Readiness, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail};
+use super::{
+    Readiness, StartError, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail,
+};
 
 /// How long a start may take before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -185,7 +187,7 @@ impl ProsodyBuilder {
     /// Writes the config, starts `prosody -F`, and waits until Prosody has logged every
     /// listener as active and every port accepts connections. When an address turns out to be
     /// taken (by another test process), retries on fresh addresses/ports unless all were given.
-    pub async fn start(self) -> Result<Prosody, String> {
+    pub async fn start(self) -> Result<Prosody, StartError> {
         let retryable = self.ip.is_none()
             || self.c2s_port.is_none()
             || self.s2s_port.is_none()
@@ -197,10 +199,10 @@ impl ProsodyBuilder {
             match self.clone().start_once().await {
                 Ok(p) => return Ok(p),
                 Err((StartFailure::AddressInUse(_), report)) => last = report,
-                Err((StartFailure::Other(_), report)) => return Err(report),
+                Err((StartFailure::Other(_), report)) => return Err(StartError(report)),
             }
         }
-        Err(last)
+        Err(StartError(last))
     }
 
     async fn start_once(self) -> Result<Prosody, (StartFailure, String)> {
