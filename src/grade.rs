@@ -271,6 +271,12 @@ fn pass_summary(id: RequirementId, domain: &str, n: usize, basis: Option<Basis>)
 /// Judgement for an endpoint that never got as far as the evidence needed.
 fn unreached(ep: &Endpoint) -> Judgement {
     let message = ep.error.clone().unwrap_or_else(|| "no data".into());
+    if message.starts_with("stream error") {
+        return Judgement::new(
+            Status::Fail,
+            format!("the server refused the stream before TLS: {message}"),
+        );
+    }
     match ep.error_kind {
         Some(ErrorKind::Protocol) => Judgement::new(
             Status::Fail,
@@ -371,6 +377,13 @@ fn certificate(ep: &Endpoint) -> Judgement {
         }
         return match ep.error_kind {
             Some(ErrorKind::Protocol) if ep.pre_tls_features.is_none() => unreached(ep),
+            Some(ErrorKind::TlsIncompatible) => Judgement::new(
+                Status::Fail,
+                format!(
+                    "no certificate was presented: {}",
+                    ep.error.as_deref().unwrap_or("the TLS handshake failed")
+                ),
+            ),
             _ => Judgement::new(
                 Status::Inconclusive,
                 format!(
@@ -429,7 +442,10 @@ fn modern_tls(ep: &Endpoint) -> Judgement {
         (Some(tls), _) => Judgement::new(Status::Pass, format!("negotiated {}", tls.version)),
         (None, Some(ErrorKind::TlsIncompatible)) => Judgement::new(
             Status::Fail,
-            "the server accepts neither TLS 1.2 nor TLS 1.3 with a modern cipher suite",
+            format!(
+                "no TLS 1.2 or 1.3 handshake succeeded: {}",
+                ep.error.as_deref().unwrap_or("the handshake failed")
+            ),
         ),
         (None, _) if ep.pre_tls_features.is_some() && !starttls_offered(ep) => {
             Judgement::new(Status::Fail, "no TLS at all: STARTTLS is not offered")

@@ -24,7 +24,12 @@ async fn prosody(builder: ProsodyBuilder) -> Prosody {
 }
 
 /// Starts Prosody for `domain` (SRV to xmpp.DOMAIN) and checks it.
-async fn check_prosody(domain: &str, cert: Option<&Cert>, pki: &Pki, configure: impl FnOnce(ProsodyBuilder) -> ProsodyBuilder) -> (CheckRun, Prosody) {
+async fn check_prosody(
+    domain: &str,
+    cert: Option<&Cert>,
+    pki: &Pki,
+    configure: impl FnOnce(ProsodyBuilder) -> ProsodyBuilder,
+) -> (CheckRun, Prosody) {
     let mut builder = Prosody::builder().vhost(domain);
     if let Some(cert) = cert {
         builder = builder.cert(cert);
@@ -32,7 +37,13 @@ async fn check_prosody(domain: &str, cert: Option<&Cert>, pki: &Pki, configure: 
     let p = prosody(configure(builder)).await;
     let host = format!("xmpp.{domain}");
     let dns = DnsServer::start(srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
-    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "5"],
+    )
+    .await;
     (run, p)
 }
 
@@ -46,7 +57,12 @@ async fn prosody_both_required_passes() {
     })
     .await;
     assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
-    assert_eq!(run.basis("c2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(
+        run.basis("c2s-tls-required"),
+        Some("verified"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
     assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
     assert_eq!(run.status("modern-tls"), "pass", "{}", run.dump());
@@ -59,7 +75,12 @@ async fn prosody_both_required_passes() {
     let c2s = eps.iter().find(|e| e["service"] == "c2s").unwrap();
     assert_eq!(c2s["pre_tls_features"]["starttls_required"], true);
     assert_eq!(c2s["probes"][0]["outcome"], "enforced");
-    assert!(c2s["tls"]["version"].as_str().unwrap().starts_with("TLS 1."));
+    assert!(
+        c2s["tls"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS 1.")
+    );
     assert_eq!(c2s["certificate"]["name_match"], "DNS-ID");
     assert!(
         c2s["post_tls_features"]["sasl_mechanisms"]
@@ -78,7 +99,8 @@ async fn prosody_both_optional_fails_with_probe_evidence() {
     let domain = "both-optional.example";
     let cert = pki.leaf(&[domain]);
     let (run, _p) = check_prosody(domain, Some(&cert), &pki, |b| {
-        b.c2s_require_encryption(false).s2s_require_encryption(false)
+        b.c2s_require_encryption(false)
+            .s2s_require_encryption(false)
     })
     .await;
     assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
@@ -86,11 +108,24 @@ async fn prosody_both_optional_fails_with_probe_evidence() {
     assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
     assert_eq!(run.verdict(), "fail");
     assert_eq!(run.code, 1);
-    let c2s = run.endpoints().iter().find(|e| e["service"] == "c2s").unwrap();
-    assert_eq!(c2s["probes"][0]["outcome"], "not-enforced", "{}", run.dump());
-    let fix = run.json["requirements"]["c2s-tls-required"]["fix"].as_str().unwrap();
+    let c2s = run
+        .endpoints()
+        .iter()
+        .find(|e| e["service"] == "c2s")
+        .unwrap();
+    assert_eq!(
+        c2s["probes"][0]["outcome"],
+        "not-enforced",
+        "{}",
+        run.dump()
+    );
+    let fix = run.json["requirements"]["c2s-tls-required"]["fix"]
+        .as_str()
+        .unwrap();
     assert!(fix.contains("c2s_require_encryption"), "{fix}");
-    let fix = run.json["requirements"]["s2s-tls-required"]["fix"].as_str().unwrap();
+    let fix = run.json["requirements"]["s2s-tls-required"]["fix"]
+        .as_str()
+        .unwrap();
     assert!(fix.contains("s2s_require_encryption"), "{fix}");
 }
 
@@ -110,14 +145,38 @@ async fn prosody_c2s_required_s2s_optional() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn prosody_without_certificate_offers_no_starttls() {
+async fn prosody_without_tls_offers_no_starttls() {
+    let pki = Pki::new();
+    let domain = "no-tls.example";
+    let (run, _p) = check_prosody(domain, None, &pki, |b| {
+        b.tls(false)
+            .c2s_require_encryption(false)
+            .s2s_require_encryption(false)
+    })
+    .await;
+    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
+    assert!(
+        run.summary("c2s-tls-required")
+            .contains("STARTTLS is not offered"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
+    let fix = run.json["requirements"]["trusted-certificate"]["fix"]
+        .as_str()
+        .unwrap();
+    assert!(fix.contains("certificate"), "{fix}");
+    assert_eq!(run.verdict(), "fail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_without_certificate_fails_the_handshake() {
+    // Prosody 0.12 without a certificate still advertises STARTTLS, then fails the handshake.
     let pki = Pki::new();
     let domain = "no-cert.example";
-    let (run, _p) = check_prosody(domain, None, &pki, |b| b.tls(false)).await;
-    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
-    assert!(run.summary("c2s-tls-required").contains("STARTTLS is not offered"), "{}", run.dump());
+    let (run, _p) = check_prosody(domain, None, &pki, |b| b).await;
+    assert_eq!(run.verdict(), "fail", "{}", run.dump());
     assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
-    assert_eq!(run.verdict(), "fail");
 }
 
 async fn certificate_scenario(domain: &str, cert: Cert, pki: &Pki) -> CheckRun {
@@ -131,7 +190,11 @@ async fn self_signed_certificate_fails() {
     let domain = "self-signed.example";
     let run = certificate_scenario(domain, pki.self_signed(&[domain]), &pki).await;
     assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
-    assert!(run.summary("trusted-certificate").contains("self-signed"), "{}", run.dump());
+    assert!(
+        run.summary("trusted-certificate").contains("self-signed"),
+        "{}",
+        run.dump()
+    );
     // TLS enforcement itself is unaffected.
     assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
 }
@@ -142,8 +205,16 @@ async fn expired_certificate_fails() {
     let domain = "expired.example";
     let run = certificate_scenario(domain, pki.expired(&[domain]), &pki).await;
     assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
-    assert!(run.summary("trusted-certificate").contains("expired"), "{}", run.dump());
-    let c2s = run.endpoints().iter().find(|e| e["service"] == "c2s").unwrap();
+    assert!(
+        run.summary("trusted-certificate").contains("expired"),
+        "{}",
+        run.dump()
+    );
+    let c2s = run
+        .endpoints()
+        .iter()
+        .find(|e| e["service"] == "c2s")
+        .unwrap();
     assert_eq!(c2s["certificate"]["expired"], true);
     // Issued by the trusted CA: only the date is wrong.
     assert_eq!(c2s["certificate"]["chain_trusted"], true, "{}", run.dump());
@@ -155,7 +226,12 @@ async fn wrong_name_certificate_fails() {
     let domain = "wrong-name.example";
     let run = certificate_scenario(domain, pki.wrong_name(), &pki).await;
     assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
-    assert!(run.summary("trusted-certificate").contains("not valid for the XMPP domain"), "{}", run.dump());
+    assert!(
+        run.summary("trusted-certificate")
+            .contains("not valid for the XMPP domain"),
+        "{}",
+        run.dump()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,7 +240,12 @@ async fn certificate_for_the_srv_host_only_fails() {
     let domain = "host-only.example";
     let run = certificate_scenario(domain, pki.leaf(&[&format!("xmpp.{domain}")]), &pki).await;
     assert_eq!(run.status("trusted-certificate"), "fail", "{}", run.dump());
-    assert!(run.summary("trusted-certificate").contains("names only the server host"), "{}", run.dump());
+    assert!(
+        run.summary("trusted-certificate")
+            .contains("names only the server host"),
+        "{}",
+        run.dump()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,7 +278,13 @@ async fn no_srv_falls_back_to_the_domain_address() {
     // The fallback only uses 5222/5269: Prosody listens there on its own loopback address.
     assert_eq!((p.c2s_port(), p.s2s_port()), (5222, 5269));
     let dns = DnsServer::start(Zone::new().ip(domain, p.ip())).await;
-    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "5"],
+    )
+    .await;
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
     for ep in run.endpoints() {
         assert_eq!(ep["source"], "fallback", "{}", run.dump());
@@ -217,11 +304,29 @@ async fn srv_to_a_closed_port_is_inconclusive() {
     let domain = "closed.example";
     let ip = support::next_loopback_ip();
     let port = support::free_port(IpAddr::V4(ip));
-    let dns = DnsServer::start(srv_zone(domain, "xmpp.closed.example", IpAddr::V4(ip), port, port)).await;
-    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "2"]).await;
+    let dns = DnsServer::start(srv_zone(
+        domain,
+        "xmpp.closed.example",
+        IpAddr::V4(ip),
+        port,
+        port,
+    ))
+    .await;
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "2"],
+    )
+    .await;
     assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
     assert_eq!(run.code, 3);
-    assert_eq!(run.endpoints()[0]["error_kind"], "unreachable", "{}", run.dump());
+    assert_eq!(
+        run.endpoints()[0]["error_kind"],
+        "unreachable",
+        "{}",
+        run.dump()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -231,13 +336,30 @@ async fn s2s_srv_target_dot_is_not_applicable() {
     let p = prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain]))).await;
     let dns = DnsServer::start(
         Zone::new()
-            .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, p.c2s_port(), "xmpp.no-federation.example")
+            .srv(
+                &format!("_xmpp-client._tcp.{domain}"),
+                5,
+                0,
+                p.c2s_port(),
+                "xmpp.no-federation.example",
+            )
             .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, 0, ".")
             .ip("xmpp.no-federation.example", p.ip()),
     )
     .await;
-    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
-    assert_eq!(run.status("s2s-tls-required"), "not-applicable", "{}", run.dump());
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "5"],
+    )
+    .await;
+    assert_eq!(
+        run.status("s2s-tls-required"),
+        "not-applicable",
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
     assert!(run.endpoints().iter().all(|e| e["service"] == "c2s"));
 }
@@ -245,18 +367,41 @@ async fn s2s_srv_target_dot_is_not_applicable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn servfail_is_inconclusive_never_a_fallback() {
     let domain = "servfail.example";
-    let dns = DnsServer::start(Zone::new().servfail(&format!("_xmpp-client._tcp.{domain}")).servfail(&format!("_xmpp-server._tcp.{domain}"))).await;
+    let dns = DnsServer::start(
+        Zone::new()
+            .servfail(&format!("_xmpp-client._tcp.{domain}"))
+            .servfail(&format!("_xmpp-server._tcp.{domain}")),
+    )
+    .await;
     let run = check(domain, &dns.resolver_arg(), None, &["--timeout", "2"]).await;
     assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
-    assert!(run.endpoints().iter().all(|e| e["source"] != "fallback"), "{}", run.dump());
+    assert!(
+        run.endpoints().iter().all(|e| e["source"] != "fallback"),
+        "{}",
+        run.dump()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn private_addresses_are_refused_without_allow_private() {
     let domain = "private.example";
-    let dns = DnsServer::start(srv_zone(domain, "xmpp.private.example", "127.0.0.1".parse().unwrap(), 5222, 5269)).await;
+    let dns = DnsServer::start(srv_zone(
+        domain,
+        "xmpp.private.example",
+        "127.0.0.1".parse().unwrap(),
+        5222,
+        5269,
+    ))
+    .await;
     let output = support::check::manifesto()
-        .args(["check", domain, "--format", "json", "--resolver", &dns.resolver_arg()])
+        .args([
+            "check",
+            domain,
+            "--format",
+            "json",
+            "--resolver",
+            &dns.resolver_arg(),
+        ])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -281,7 +426,13 @@ async fn ejabberd_check(domain: &str, c2s_required: bool, s2s: S2sStarttls) -> C
         .expect("start ejabberd");
     let host = format!("xmpp.{domain}");
     let dns = DnsServer::start(srv_zone(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
-    let run = check(domain, &dns.resolver_arg(), Some(pki.ca_file()), &["--timeout", "5"]).await;
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "5"],
+    )
+    .await;
     drop(e);
     run
 }
@@ -290,9 +441,19 @@ async fn ejabberd_check(domain: &str, c2s_required: bool, s2s: S2sStarttls) -> C
 async fn ejabberd_required_is_verified_on_both_services() {
     let run = ejabberd_check("ejabberd-required.example", true, S2sStarttls::Required).await;
     assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
-    assert_eq!(run.basis("c2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(
+        run.basis("c2s-tls-required"),
+        Some("verified"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
-    assert_eq!(run.basis("s2s-tls-required"), Some("verified"), "{}", run.dump());
+    assert_eq!(
+        run.basis("s2s-tls-required"),
+        Some("verified"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
 }
@@ -302,6 +463,8 @@ async fn ejabberd_optional_fails_on_both_services() {
     let run = ejabberd_check("ejabberd-optional.example", false, S2sStarttls::Optional).await;
     assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
     assert_eq!(run.status("s2s-tls-required"), "fail", "{}", run.dump());
-    let fix = run.json["requirements"]["s2s-tls-required"]["fix"].as_str().unwrap();
+    let fix = run.json["requirements"]["s2s-tls-required"]["fix"]
+        .as_str()
+        .unwrap();
     assert!(fix.contains("s2s_use_starttls"), "{fix}");
 }

@@ -25,7 +25,9 @@ impl CheckRun {
     }
 
     pub fn summary(&self, id: &str) -> &str {
-        self.json["requirements"][id]["summary"].as_str().unwrap_or("")
+        self.json["requirements"][id]["summary"]
+            .as_str()
+            .unwrap_or("")
     }
 
     pub fn verdict(&self) -> &str {
@@ -55,9 +57,22 @@ pub fn manifesto() -> Command {
 }
 
 /// `manifesto check DOMAIN --format json --allow-private --resolver DNS [--ca-file CA] EXTRA...`
-pub async fn check(domain: &str, resolver: &str, ca_file: Option<&std::path::Path>, extra: &[&str]) -> CheckRun {
+pub async fn check(
+    domain: &str,
+    resolver: &str,
+    ca_file: Option<&std::path::Path>,
+    extra: &[&str],
+) -> CheckRun {
     let mut cmd = manifesto();
-    cmd.args(["check", domain, "--format", "json", "--allow-private", "--resolver", resolver]);
+    cmd.args([
+        "check",
+        domain,
+        "--format",
+        "json",
+        "--allow-private",
+        "--resolver",
+        resolver,
+    ]);
     if let Some(ca) = ca_file {
         cmd.arg("--ca-file").arg(ca);
     }
