@@ -4,4 +4,6 @@
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
 pub mod cli;
+pub mod registry;
 pub mod report;
+pub mod site;
