@@ -877,6 +877,8 @@ fn parse_signatory(
         } else if !values.contains_key("github") && !values.contains_key("source") {
             check.error(whole.clone(), Problem::MissingGithub);
         }
+    } else if !values.contains_key("github") && !values.contains_key("source") {
+        check.error(whole.clone(), Problem::MissingGithub);
     }
 
     // Slug: the file name must follow from the content.
