@@ -569,6 +569,49 @@ fn signatory_view(s: &Signatory) -> SignatoryView {
     }
 }
 
+/// One domain page and badge to write.
+struct PageJob<'a> {
+    domain: &'a str,
+    display: String,
+    status: DomainStatus,
+    /// Index into the signatory views.
+    signatory: usize,
+    report: Option<&'a Report>,
+}
+
+fn write_file(out: &Path, rel: &str, content: &[u8]) -> anyhow::Result<()> {
+    let path = out.join(rel);
+    std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_domain_pages(
+    out: &Path,
+    jobs: &[PageJob<'_>],
+    views: &[SignatoryView],
+) -> anyhow::Result<()> {
+    for job in jobs {
+        let signatory = views
+            .get(job.signatory)
+            .context("signatory of a domain page")?;
+        let page = DomainPage {
+            root: "../",
+            domain: job.domain,
+            display: &job.display,
+            status: job.status,
+            badge_width: badge_width(job.status),
+            signatory,
+            report: job.report.map(report_view),
+        };
+        write_file(out, &domain_page(job.domain), page.render()?.as_bytes())?;
+        write_file(
+            out,
+            &badge_path(job.domain),
+            render_badge(job.domain, job.status)?.as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes the whole site into `out` (created if needed). Returns what was written.
 pub fn build_site(
     registry: &Registry,
@@ -579,10 +622,7 @@ pub fn build_site(
     std::fs::create_dir_all(out.join("domains"))
         .with_context(|| format!("creating {}", out.display()))?;
     std::fs::create_dir_all(out.join("badges"))?;
-    let write = |rel: &str, content: &[u8]| -> anyhow::Result<()> {
-        let path = out.join(rel);
-        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))
-    };
+    let write = |rel: &str, content: &[u8]| write_file(out, rel, content);
 
     // Newest signatures first, then by name.
     let mut ordered: Vec<&Signatory> = registry.signatories.iter().collect();
@@ -598,7 +638,8 @@ pub fn build_site(
         ..Counts::default()
     };
     let mut rows = Vec::with_capacity(ordered.len());
-    let mut files = 0;
+    let mut views = Vec::with_capacity(ordered.len());
+    let mut jobs = Vec::new();
     for s in &ordered {
         match s.role {
             Role::Operator => counts.operators += 1,
@@ -607,7 +648,8 @@ pub fn build_site(
         if s.is_imported() {
             counts.imported += 1;
         }
-        let view = signatory_view(s);
+        let view_index = views.len();
+        views.push(signatory_view(s));
         let mut domains = Vec::with_capacity(s.domains.len());
         for d in &s.domains {
             let report = results.latest.get(d);
@@ -619,18 +661,13 @@ pub fn build_site(
                 DomainStatus::Inconclusive | DomainStatus::Unverified => counts.unverified += 1,
             }
             let display = registry::domain_to_unicode(d);
-            let page = DomainPage {
-                root: "../",
+            jobs.push(PageJob {
                 domain: d,
-                display: &display,
+                display: display.clone(),
                 status,
-                badge_width: badge_width(status),
-                signatory: &view,
-                report: report.map(report_view),
-            };
-            write(&domain_page(d), page.render()?.as_bytes())?;
-            write(&badge_path(d), render_badge(d, status)?.as_bytes())?;
-            files += 2;
+                signatory: view_index,
+                report,
+            });
             domains.push(DomainView {
                 domain: d.clone(),
                 display,
@@ -671,6 +708,24 @@ pub fn build_site(
             search: search.to_lowercase(),
         });
     }
+
+    // Domain pages and badges, rendered and written by one worker per core.
+    let mut files = 2 * jobs.len();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let views = &views;
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || write_domain_pages(out, part, views)))
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a page writer panicked"))??;
+        }
+        Ok(())
+    })?;
 
     let index = IndexPage {
         root: "",
