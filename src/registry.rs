@@ -433,7 +433,7 @@ pub fn load_dir(dir: &Path, today: Date) -> Result<Registry, Vec<RegistryError>>
 /// Validates files given as (path, bytes): each on its own, then across files.
 pub fn validate_sources(sources: &[(PathBuf, Vec<u8>)], today: Date) -> Validation {
     let mut errors = Vec::new();
-    let mut parsed: Vec<(Signatory, Vec<Range<usize>>, LineIndex)> = Vec::new();
+    let mut parsed: Vec<Parsed> = Vec::new();
     for (path, bytes) in sources {
         match parse_signatory(path, bytes, today) {
             Ok((signatory, spans, index)) => parsed.push((signatory, spans, index)),
@@ -597,13 +597,12 @@ fn is_bidi_control(c: char) -> bool {
         || c == '\u{061C}'
 }
 
-/// Parses and checks one file. On success also returns the span of each domain (for the
-/// cross-file duplicate check) and the line index.
-fn parse_signatory(
-    path: &Path,
-    bytes: &[u8],
-    today: Date,
-) -> Result<(Signatory, Vec<Range<usize>>, LineIndex), Vec<RegistryError>> {
+/// A signatory with the span of each of its domains (for the cross-file duplicate check) and
+/// the line index of its file.
+type Parsed = (Signatory, Vec<Range<usize>>, LineIndex);
+
+/// Parses and checks one file.
+fn parse_signatory(path: &Path, bytes: &[u8], today: Date) -> Result<Parsed, Vec<RegistryError>> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(vec![at_start(
             path,
@@ -887,9 +886,8 @@ fn parse_signatory(
         .and_then(|s| s.to_str())
         .unwrap_or_default()
         .to_owned();
-    if path.extension().is_none_or(|e| e != "toml") {
-        check.error(whole.clone(), Problem::BadSlug(found.clone()));
-    } else if !is_slug(&found) && !is_domain_slug(&found) {
+    if path.extension().is_none_or(|e| e != "toml") || (!is_slug(&found) && !is_domain_slug(&found))
+    {
         check.error(whole.clone(), Problem::BadSlug(found.clone()));
     } else {
         match (role, &name) {
