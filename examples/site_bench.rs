@@ -38,6 +38,14 @@ fn report(domain: &str, pass: bool) -> Report {
     serde_json::from_value(json).unwrap_or_else(|e| panic!("report: {e}"))
 }
 
+/// CPU time (user + system, all threads) of this process in seconds, on Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn main() -> ExitCode {
     let today = registry::today_utc();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -82,6 +90,7 @@ fn main() -> ExitCode {
     }
 
     let out = dir.path().join("site");
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     let summary = build_site(
         &validation.registry,
@@ -91,6 +100,7 @@ fn main() -> ExitCode {
     )
     .unwrap_or_else(|e| panic!("build: {e:#}"));
     let build_time = start.elapsed();
+    let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
     let index_size = std::fs::metadata(out.join("index.html")).map_or(0, |m| m.len());
 
     println!(
@@ -99,12 +109,14 @@ fn main() -> ExitCode {
         validate_time.as_secs_f64()
     );
     println!(
-        "build site for {} signatories ({} domains, {} files, index.html {} KiB): {:.3} s",
+        "build site for {} signatories ({} domains, {} files, index.html {} KiB): {:.3} s \
+         (CPU time, all threads: {})",
         summary.signatories,
         summary.domains,
         summary.files,
         index_size / 1024,
-        build_time.as_secs_f64()
+        build_time.as_secs_f64(),
+        cpu.map_or_else(|| "unknown".to_owned(), |c| format!("{c:.2} s")),
     );
     if cfg!(debug_assertions) {
         println!("(debug build: the bound of one second applies to --release)");
