@@ -404,8 +404,30 @@ fn at_start(path: &Path, problem: Problem) -> RegistryError {
 
 /// Validates the files (directories are expanded to their `*.toml` files), checking each file
 /// and then the rules across files (one owner per domain). `today` bounds `signed`.
+///
+/// A file named on its own (not through its directory) is also checked against the other
+/// `*.toml` files of its directory, so that checking only the files of a pull request still
+/// catches a domain that another signatory already lists. Those other files are context: their
+/// own problems are not reported, and a clash with one of them is reported on the named file.
 pub fn validate_paths(paths: &[PathBuf], today: Date) -> Validation {
     let (files, mut errors) = expand_paths(paths);
+    let mut context_files = Vec::new();
+    for path in paths.iter().filter(|p| !p.is_dir()) {
+        let dir = match path.parent() {
+            Some(d) if d.as_os_str().is_empty() => Path::new("."),
+            Some(d) => d,
+            None => continue,
+        };
+        if let Ok(siblings) = toml_files(dir) {
+            context_files.extend(
+                siblings
+                    .into_iter()
+                    .filter(|s| !files.iter().any(|f| f == s || same_file(f, s))),
+            );
+        }
+    }
+    context_files.sort();
+    context_files.dedup();
     let mut sources = Vec::with_capacity(files.len());
     for file in &files {
         match std::fs::read(file) {
@@ -413,11 +435,22 @@ pub fn validate_paths(paths: &[PathBuf], today: Date) -> Validation {
             Err(e) => errors.push(at_start(file, Problem::Io(e.to_string()))),
         }
     }
-    let mut validation = validate_sources(&sources, today);
+    let context: Vec<(PathBuf, Vec<u8>)> = context_files
+        .into_iter()
+        .filter_map(|f| std::fs::read(&f).ok().map(|b| (f, b)))
+        .collect();
+    let mut validation = validate_sources_in_context(&sources, &context, today);
     validation.errors.extend(errors);
     sort_errors(&mut validation.errors);
     validation.files = files.len();
     validation
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Loads the register from `dir`, failing with every problem if any file is invalid.
@@ -432,6 +465,17 @@ pub fn load_dir(dir: &Path, today: Date) -> Result<Registry, Vec<RegistryError>>
 
 /// Validates files given as (path, bytes): each on its own, then across files.
 pub fn validate_sources(sources: &[(PathBuf, Vec<u8>)], today: Date) -> Validation {
+    validate_sources_in_context(sources, &[], today)
+}
+
+/// Like [`validate_sources`], with context files that already own their domains: a domain of
+/// `sources` listed in `context` is an error in the source. Context files are not reported on
+/// and not part of the returned registry.
+pub fn validate_sources_in_context(
+    sources: &[(PathBuf, Vec<u8>)],
+    context: &[(PathBuf, Vec<u8>)],
+    today: Date,
+) -> Validation {
     let mut errors = Vec::new();
     let mut parsed: Vec<Parsed> = Vec::new();
     for (path, bytes) in sources {
@@ -441,12 +485,20 @@ pub fn validate_sources(sources: &[(PathBuf, Vec<u8>)], today: Date) -> Validati
         }
     }
 
+    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (path, bytes) in context {
+        if let Ok((s, _, _)) = parse_signatory(path, bytes, today) {
+            for domain in s.domains {
+                owners.entry(domain).or_insert_with(|| path.clone());
+            }
+        }
+    }
+
     // One owner per domain: the earlier signature keeps it, then the earlier file name.
     let mut order: Vec<usize> = (0..parsed.len()).collect();
     order.sort_by(|&a, &b| {
         (parsed[a].0.signed, &parsed[a].0.path).cmp(&(parsed[b].0.signed, &parsed[b].0.path))
     });
-    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut rejected = vec![false; parsed.len()];
     for &i in &order {
         let (s, spans, index) = &parsed[i];

@@ -388,3 +388,32 @@ fn cli_exit_codes_and_formats() {
         "{out}"
     );
 }
+
+#[test]
+fn a_single_file_is_checked_against_its_directory() {
+    let other = r#"name = "Joe Bloggs"
+role = "operator"
+domains = ["jane.net"]
+statement = "Operator of jane.net"
+signed = 2023-01-01
+github = "joebloggs"
+"#;
+    // jane.net.toml is older and already owns jane.net; checking only the new file finds it.
+    let dir = dir_with(&[
+        ("chat.jane.net.toml", GOOD_OPERATOR),
+        ("jane.net.toml", other),
+    ]);
+    let v = validate_paths(&[dir.path().join("chat.jane.net.toml")], TODAY);
+    assert_eq!(v.files, 1);
+    assert_eq!(v.errors.len(), 1, "{:#?}", v.errors);
+    assert!(v.errors[0].file.ends_with("chat.jane.net.toml"));
+    assert!(matches!(
+        v.errors[0].problem,
+        Problem::DuplicateDomain { .. }
+    ));
+    // A broken sibling is not reported when checking another file.
+    std::fs::write(dir.path().join("broken.toml"), "name = 1\n").expect("write");
+    let v = validate_paths(&[dir.path().join("chat.jane.net.toml")], TODAY);
+    assert_eq!(v.errors.len(), 1, "{:#?}", v.errors);
+    assert!(v.errors[0].file.ends_with("chat.jane.net.toml"));
+}
