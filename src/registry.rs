@@ -1325,11 +1325,13 @@ pub fn render_validation(validation: &Validation, format: ValidateFormat) -> Str
     let files = validation.files;
     let plural = if files == 1 { "" } else { "s" };
     if validation.is_ok() {
+        let people = validation.registry.signatories.len();
+        let domains = validation.registry.domain_count();
         let _ = writeln!(
             out,
-            "{files} signatory file{plural} checked: no problems ({} signatories, {} domains)",
-            validation.registry.signatories.len(),
-            validation.registry.domain_count()
+            "{files} signatory file{plural} checked: no problems ({people} signator{}, {domains} domain{})",
+            if people == 1 { "y" } else { "ies" },
+            if domains == 1 { "" } else { "s" }
         );
     } else {
         let n = validation.errors.len();
