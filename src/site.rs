@@ -344,7 +344,7 @@ struct JsonSignatory<'a> {
     /// `day` for dated signatures, `on-or-before` for the 2014 imports.
     signed_precision: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    website: Option<&'a str>,
+    website: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -557,11 +557,18 @@ fn status_class(s: Status) -> &'static str {
     s.as_str()
 }
 
+/// The website, only if it is an https URL (validation guarantees it; this is a second lock).
+fn safe_website(s: &Signatory) -> Option<String> {
+    s.website
+        .clone()
+        .filter(|u| u.starts_with("https://") && !u.chars().any(char::is_whitespace))
+}
+
 fn signatory_view(s: &Signatory) -> SignatoryView {
     SignatoryView {
         slug: s.slug.clone(),
         name: s.name.clone(),
-        website: s.website.clone(),
+        website: safe_website(s),
         statement: s.statement.clone(),
         signed: date_str(s.signed),
         imported: s.is_imported(),
@@ -652,6 +659,10 @@ pub fn build_site(
         views.push(signatory_view(s));
         let mut domains = Vec::with_capacity(s.domains.len());
         for d in &s.domains {
+            // Domains become file names: only normalised ones (validation guarantees it).
+            if registry::normalize_domain(d).ok().as_deref() != Some(d.as_str()) {
+                anyhow::bail!("{}: domain {d:?} is not normalised", s.path.display());
+            }
             let report = results.latest.get(d);
             let status = DomainStatus::from_report(report);
             counts.domains += 1;
@@ -696,7 +707,7 @@ pub fn build_site(
             slug: s.slug.clone(),
             name: s.name.clone(),
             name_sort: s.name.to_lowercase(),
-            website: s.website.clone(),
+            website: safe_website(s),
             statement: s.statement.clone(),
             role: s.role.as_str(),
             domains_sort: s.domains.first().cloned().unwrap_or_default(),
@@ -756,7 +767,7 @@ pub fn build_site(
                 } else {
                     "day"
                 },
-                website: s.website.as_deref(),
+                website: safe_website(s),
                 contact: s.contact.as_deref(),
                 github: s.github.as_deref(),
                 source: s.source.as_deref(),

@@ -227,3 +227,33 @@ fn cli_refuses_an_invalid_register() {
         .code(1);
     assert!(!out.path().join("index.html").exists());
 }
+
+#[test]
+fn unvalidated_input_is_refused_or_neutralised() {
+    let mut reg = common::registry();
+    reg.signatories[0].website = Some("javascript:alert(1)".into());
+    let out = tempfile::tempdir().expect("tempdir");
+    build_site(
+        &reg,
+        &Results::default(),
+        out.path(),
+        &SiteOptions::default(),
+    )
+    .expect("build");
+    for (path, text) in all_files(out.path()) {
+        if path.ends_with(".html") {
+            assert!(!text.contains("javascript:alert(1)\""), "{path}");
+        }
+    }
+    reg.signatories[0].domains = vec!["../../etc/x".into()];
+    let out = tempfile::tempdir().expect("tempdir");
+    assert!(
+        build_site(
+            &reg,
+            &Results::default(),
+            out.path(),
+            &SiteOptions::default()
+        )
+        .is_err()
+    );
+}
