@@ -60,6 +60,10 @@ pub struct Cli {
 pub enum Command {
     /// Check XMPP domains: discover endpoints, prove TLS enforcement, grade certificate and TLS.
     Check(CheckArgs),
+    /// Validate signatory files (default: all of signatories/).
+    Validate(crate::registry::ValidateArgs),
+    /// Build the public page from signatories/ and the latest check results.
+    Site(crate::site::SiteArgs),
 }
 
 /// Network options shared by every command that checks domains.
@@ -196,7 +200,20 @@ fn init_tracing() {
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Check(args) => run_check(args).await,
+        Command::Validate(args) => exit_of(crate::registry::run_validate(&args)?),
+        Command::Site(args) => exit_of(crate::site::run_site(&args)?),
     }
+}
+
+/// Commands that report a std `ExitCode` map onto ours (they only use 0, 1 and 2).
+fn exit_of(code: ExitCode) -> anyhow::Result<Exit> {
+    Ok(if code == ExitCode::SUCCESS {
+        Exit::Pass
+    } else if code == ExitCode::from(Exit::Usage as u8) {
+        Exit::Usage
+    } else {
+        Exit::Fail
+    })
 }
 
 async fn run_check(args: CheckArgs) -> anyhow::Result<Exit> {
