@@ -4,4 +4,5 @@
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
 pub mod cli;
+pub mod github;
 pub mod report;

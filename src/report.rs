@@ -70,9 +70,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequirementId {
     C2sTlsRequired,
@@ -124,9 +122,7 @@ impl fmt::Display for RequirementId {
 
 /// Status of one requirement. Ordered from best to worst for aggregation, so that
 /// a requirement over several endpoints takes the `max` (the worst endpoint's).
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     NotApplicable,
