@@ -165,7 +165,7 @@ pub enum GithubError {
         method: Method,
         path: String,
         attempts: u32,
-        source: octocrab::Error,
+        source: Box<octocrab::Error>,
     },
     #[error("unexpected answer to {method} {path}: {detail}")]
     Decode {
@@ -318,7 +318,7 @@ impl Client {
                 method: Method::GET,
                 path: api_url.to_string(),
                 attempts: 0,
-                source: e,
+                source: Box::new(e),
             })?;
         Ok(Client {
             octo,
@@ -390,7 +390,7 @@ impl Client {
                 method: method.clone(),
                 path: path.to_string(),
                 attempts,
-                source,
+                source: Box::new(source),
             })
         };
         let exchange = async {
