@@ -55,8 +55,20 @@ fn main() {
         let host = "xmpp.bench.example";
         let dns = DnsServer::start(
             Zone::new()
-                .srv(&format!("_xmpp-client._tcp.{domain}"), 0, 0, prosody.c2s_port(), host)
-                .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, prosody.s2s_port(), host)
+                .srv(
+                    &format!("_xmpp-client._tcp.{domain}"),
+                    0,
+                    0,
+                    prosody.c2s_port(),
+                    host,
+                )
+                .srv(
+                    &format!("_xmpp-server._tcp.{domain}"),
+                    0,
+                    0,
+                    prosody.s2s_port(),
+                    host,
+                )
                 .ip(host, prosody.ip()),
         )
         .await;
@@ -66,24 +78,47 @@ fn main() {
 
         let manifesto = time_command("manifesto", || {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_manifesto"));
-            cmd.args(["check", domain, "--format", "json", "--allow-private", "--resolver", &resolver])
-                .arg("--ca-file")
-                .arg(&ca);
+            cmd.args([
+                "check",
+                domain,
+                "--format",
+                "json",
+                "--allow-private",
+                "--resolver",
+                &resolver,
+            ])
+            .arg("--ca-file")
+            .arg(&ca);
             cmd
         });
         let testssl = time_command("testssl.sh", || {
             let mut cmd = Command::new("testssl");
-            cmd.args(["--quiet", "--color", "0", "--warnings", "off", "--starttls", "xmpp", "--xmpphost", domain, &c2s]);
+            cmd.args([
+                "--quiet",
+                "--color",
+                "0",
+                "--warnings",
+                "off",
+                "--starttls",
+                "xmpp",
+                "--xmpphost",
+                domain,
+                &c2s,
+            ]);
             cmd
         });
-        let sslyze_bin = std::env::var("SSLYZE").unwrap_or_else(|_| "/opt/sslyze-venv/bin/sslyze".into());
+        let sslyze_bin =
+            std::env::var("SSLYZE").unwrap_or_else(|_| "/opt/sslyze-venv/bin/sslyze".into());
         let sslyze = time_command("sslyze", || {
             let mut cmd = Command::new(&sslyze_bin);
             cmd.args(["--starttls", "xmpp", "--xmpp_to", domain, &c2s]);
             cmd
         });
 
-        println!("best of {RUNS} runs against Prosody {} (c2s {c2s}):", prosody.ip());
+        println!(
+            "best of {RUNS} runs against Prosody {} (c2s {c2s}):",
+            prosody.ip()
+        );
         let show = |name: &str, d: Option<Duration>| match d {
             Some(d) => println!("  {name:<12} {:>9.3} s", d.as_secs_f64()),
             None => println!("  {name:<12} (not run)"),

@@ -64,6 +64,8 @@ pub enum Command {
     Validate(crate::registry::ValidateArgs),
     /// Build the public page from signatories/ and the latest check results.
     Site(crate::site::SiteArgs),
+    /// Create or update the bot's sticky review comment on a pull request, and its label.
+    Comment(crate::github::CommentArgs),
 }
 
 /// Network options shared by every command that checks domains.
@@ -202,6 +204,16 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Check(args) => run_check(args).await,
         Command::Validate(args) => exit_of(crate::registry::run_validate(&args)?),
         Command::Site(args) => exit_of(crate::site::run_site(&args)?),
+        Command::Comment(args) => match crate::github::run_comment(&args).await {
+            Ok(code) => exit_of(code),
+            Err(e) => {
+                let usage = e
+                    .downcast_ref::<crate::github::GithubError>()
+                    .is_some_and(crate::github::GithubError::is_usage);
+                eprintln!("error: {e:#}");
+                Ok(if usage { Exit::Usage } else { Exit::Fail })
+            }
+        },
     }
 }
 

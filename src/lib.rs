@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod dns;
+pub mod github;
 pub mod grade;
 pub mod identity;
 pub mod net;

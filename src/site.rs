@@ -505,7 +505,9 @@ fn report_view(r: &Report) -> ReportView {
                     let outcome = match p.outcome {
                         report::ProbeOutcome::Enforced => "refused (good)",
                         report::ProbeOutcome::NotEnforced => "accepted without TLS",
-                        report::ProbeOutcome::Attempted => "processed in cleartext, outcome unproven",
+                        report::ProbeOutcome::Attempted => {
+                            "processed in cleartext, outcome unproven"
+                        }
                         report::ProbeOutcome::NoAnswer => "no answer",
                         report::ProbeOutcome::Error => "could not run",
                     };

@@ -8,8 +8,11 @@ use xmpp_manifesto::output::{Format, formatter};
 use xmpp_manifesto::report::Report;
 
 fn fixture() -> Report {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report-fail.json"))
-        .expect("fixture");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/report-fail.json"
+    ))
+    .expect("fixture");
     serde_json::from_str(&text).expect("fixture parses as report-v1")
 }
 
@@ -21,7 +24,14 @@ fn help_and_version_exit_zero() {
     let out = manifesto().args(["check", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0));
-    for option in ["--resolver", "--ca-file", "--allow-private", "--timeout", "--s2s-from", "--format"] {
+    for option in [
+        "--resolver",
+        "--ca-file",
+        "--allow-private",
+        "--timeout",
+        "--s2s-from",
+        "--format",
+    ] {
         assert!(help.contains(option), "{option} missing from help:\n{help}");
     }
     let out = manifesto().arg("--version").output().unwrap();
@@ -42,7 +52,12 @@ fn usage_errors_exit_two() {
         vec!["frobnicate"],
     ] {
         let out = manifesto().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.stderr.is_empty(), "{args:?} printed no error");
     }
 }
@@ -95,7 +110,10 @@ fn hostile_strings_render_inert() {
     assert!(!md.contains("](javascript"), "{md}");
     assert!(!md.contains('\x1b'));
     let text = formatter(Format::Text, false).render(std::slice::from_ref(&report));
-    assert!(!text.contains('\x1b'), "terminal escapes must not pass through");
+    assert!(
+        !text.contains('\x1b'),
+        "terminal escapes must not pass through"
+    );
     let json = formatter(Format::Json, false).render(std::slice::from_ref(&report));
     let back: Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back.endpoints[0].host, hostile);
