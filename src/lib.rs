@@ -10,6 +10,7 @@ pub mod grade;
 pub mod identity;
 pub mod net;
 pub mod output;
+pub mod posture;
 pub mod probes;
 pub mod report;
 pub mod tls;
