@@ -1338,3 +1338,7 @@ pub fn judge_forward_secrecy(ep: &Endpoint) -> Option<(Status, String)> {
         )),
     }
 }
+
+#[cfg(test)]
+#[path = "posture_tests.rs"]
+mod tests;
