@@ -3,6 +3,7 @@
 //!
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
+pub mod advisories;
 pub mod check;
 pub mod cli;
 pub mod dns;
