@@ -6,6 +6,7 @@
 pub mod advisories;
 pub mod check;
 pub mod cli;
+pub mod dane;
 pub mod dns;
 pub mod grade;
 pub mod identity;
