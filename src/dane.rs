@@ -274,7 +274,7 @@ mod tests {
         // DANE-TA on the CA (2 0 1).
         let r = rec(2, 0, 1, Sha256::digest(c.ca.as_ref()).to_vec());
         assert!(matches!(
-            match_tlsa(&[r.clone()], &presented, false),
+            match_tlsa(std::slice::from_ref(&r), &presented, false),
             DaneMatch::Matched { position: 1, .. }
         ));
         // ...but not when the CA is not presented.
@@ -282,7 +282,7 @@ mod tests {
         // PKIX-EE needs a PKIX-valid chain.
         let r = rec(1, 1, 1, Sha256::digest(&c.leaf_spki).to_vec());
         assert_eq!(
-            match_tlsa(&[r.clone()], &presented, false),
+            match_tlsa(std::slice::from_ref(&r), &presented, false),
             DaneMatch::NoUsableRecords
         );
         assert!(matches!(
