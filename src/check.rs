@@ -132,6 +132,7 @@ impl Checker {
         let software = grade::detect_software(&endpoints);
         let requirements = grade::requirements(domain, &discovery, &endpoints, software);
         let verdict = Verdict::from_statuses(requirements.values().map(|r| &r.status));
+        let advisories = crate::advisories::advisories(&endpoints, checked_at);
         Report {
             schema: SCHEMA.into(),
             domain: domain.to_owned(),
@@ -140,7 +141,7 @@ impl Checker {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             duration_ms: started.elapsed().as_millis() as u64,
             requirements,
-            advisories: vec![],
+            advisories,
             discovery: discovery.records,
             endpoints,
             software,

@@ -260,10 +260,12 @@ fn pass_summary(id: RequirementId, domain: &str, n: usize, basis: Option<Basis>)
         RequirementId::TrustedCertificate => format!(
             "The certificate on {endpoints} chains to a trusted CA, names {domain} and is valid."
         ),
-        RequirementId::ModernTls => format!("TLS 1.2 or later was negotiated on {endpoints}."),
-        RequirementId::ForwardSecrecy => {
-            format!("A forward-secret key exchange was negotiated on {endpoints}.")
-        }
+        RequirementId::ModernTls => format!(
+            "TLS 1.2 or later works on {endpoints}, and SSLv2, SSLv3, TLS 1.0 and TLS 1.1 are not accepted where probed."
+        ),
+        RequirementId::ForwardSecrecy => format!(
+            "A forward-secret key exchange is used on {endpoints}, and static-RSA suites are refused where probed."
+        ),
         RequirementId::DomainControl => "Domain control is proven.".into(),
     }
 }
@@ -438,6 +440,9 @@ fn certificate(ep: &Endpoint) -> Judgement {
 }
 
 fn modern_tls(ep: &Endpoint) -> Judgement {
+    if let Some((status, finding)) = crate::posture::judge_modern_tls(ep) {
+        return Judgement::new(status, finding);
+    }
     match (&ep.tls, ep.error_kind) {
         (Some(tls), _) => Judgement::new(Status::Pass, format!("negotiated {}", tls.version)),
         (None, Some(ErrorKind::TlsIncompatible)) => Judgement::new(
@@ -461,6 +466,9 @@ fn modern_tls(ep: &Endpoint) -> Judgement {
 }
 
 fn forward_secrecy(ep: &Endpoint) -> Judgement {
+    if let Some((status, finding)) = crate::posture::judge_forward_secrecy(ep) {
+        return Judgement::new(status, finding);
+    }
     match &ep.tls {
         Some(tls) if tls.forward_secret => Judgement::new(
             Status::Pass,

@@ -3,14 +3,17 @@
 //!
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
+pub mod advisories;
 pub mod check;
 pub mod cli;
+pub mod dane;
 pub mod dns;
 pub mod github;
 pub mod grade;
 pub mod identity;
 pub mod net;
 pub mod output;
+pub mod posture;
 pub mod probes;
 pub mod registry;
 pub mod report;

@@ -100,29 +100,34 @@ impl Context<'_> {
     }
 }
 
-/// Checks one endpoint: the main session and, for STARTTLS, the enforcement probe,
-/// concurrently.
+/// Checks one endpoint: the main session, for STARTTLS the enforcement probe, and the TLS
+/// posture probes, all concurrently.
 pub async fn check_endpoint(
     ctx: &Context<'_>,
     mut endpoint: Endpoint,
     addr: SocketAddr,
 ) -> Endpoint {
     let started = Instant::now();
-    match endpoint.mode {
-        Mode::Starttls => {
-            let probe_kind = match endpoint.service {
-                Service::C2s => ProbeKind::Sasl,
-                Service::S2s => ProbeKind::Dialback,
-            };
-            let service = endpoint.service;
-            let (_, probe) = tokio::join!(
-                starttls_session(ctx, &mut endpoint, addr),
-                enforcement_probe(ctx, service, probe_kind, addr)
-            );
-            endpoint.probes.push(probe);
+    let (service, mode) = (endpoint.service, endpoint.mode);
+    let main = async {
+        match mode {
+            Mode::Starttls => {
+                let probe_kind = match service {
+                    Service::C2s => ProbeKind::Sasl,
+                    Service::S2s => ProbeKind::Dialback,
+                };
+                let (_, probe) = tokio::join!(
+                    starttls_session(ctx, &mut endpoint, addr),
+                    enforcement_probe(ctx, service, probe_kind, addr)
+                );
+                endpoint.probes.push(probe);
+            }
+            Mode::DirectTls => direct_tls_session(ctx, &mut endpoint, addr).await,
         }
-        Mode::DirectTls => direct_tls_session(ctx, &mut endpoint, addr).await,
-    }
+    };
+    // TLS posture probes (crate::posture): concurrently, one fresh connection each.
+    let ((), posture) = tokio::join!(main, crate::posture::run_posture(ctx, service, mode, addr));
+    endpoint.posture = posture;
     endpoint.duration_ms = started.elapsed().as_millis() as u64;
     endpoint
 }

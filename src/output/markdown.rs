@@ -98,7 +98,20 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
     if !r.advisories.is_empty() {
         let _ = writeln!(out, "Advisories:\n");
         for a in &r.advisories {
-            let _ = writeln!(out, "- **{}**: {}", escape(&a.id), escape(&a.summary));
+            let _ = writeln!(
+                out,
+                "- **{}** ({}): {}{}",
+                escape(&a.id),
+                serde_plain(&a.level),
+                escape(&a.summary),
+                a.fix
+                    .as_deref()
+                    .map(|f| format!(" Fix: {}", escape(f)))
+                    .unwrap_or_default()
+            );
+            for line in &a.evidence {
+                let _ = writeln!(out, "  - {}", escape(line));
+            }
         }
         let _ = writeln!(out);
     }
@@ -151,6 +164,56 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
             escape(&probe),
             ep.duration_ms
         );
+    }
+    let _ = writeln!(out, "\n</details>\n");
+    posture_section(r, out);
+}
+
+/// What each endpoint still accepts: one row per endpoint, one column per offer.
+fn posture_section(r: &Report, out: &mut String) {
+    let with: Vec<_> = r
+        .endpoints
+        .iter()
+        .filter(|e| !e.posture.is_empty())
+        .collect();
+    let Some(first) = with.first() else {
+        return;
+    };
+    let offers: Vec<&str> = first.posture.iter().map(|p| p.offer.as_str()).collect();
+    let _ = writeln!(out, "<details><summary>TLS posture</summary>\n");
+    let _ = writeln!(
+        out,
+        "| Endpoint | {} |",
+        offers
+            .iter()
+            .map(|o| escape(o))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}", "---|".repeat(offers.len()));
+    for ep in with {
+        let cells: Vec<String> = offers
+            .iter()
+            .map(|o| {
+                ep.posture
+                    .iter()
+                    .find(|p| p.offer == *o)
+                    .map(|p| {
+                        let outcome = serde_plain(&p.outcome);
+                        match (&p.outcome, &p.selected_suite) {
+                            (crate::report::PostureOutcome::Accepted, Some(s)) => {
+                                format!("**{outcome}** {}", escape(s))
+                            }
+                            (crate::report::PostureOutcome::Accepted, None) => {
+                                format!("**{outcome}**")
+                            }
+                            _ => outcome,
+                        }
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", escape(&ep.label()), cells.join(" | "));
     }
     let _ = writeln!(out, "\n</details>\n");
 }

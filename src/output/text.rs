@@ -83,11 +83,18 @@ impl Text {
         for adv in &r.advisories {
             let _ = writeln!(
                 out,
-                "  {} {}: {}",
+                "  {} {} {}: {}",
                 self.paint("advisory", "33"),
+                serde_plain(&adv.level),
                 clean(&adv.id),
                 clean(&adv.summary)
             );
+            if let Some(fix) = &adv.fix {
+                let _ = writeln!(out, "      {} {}", self.paint("fix:", "1"), clean(fix));
+            }
+            for line in &adv.evidence {
+                let _ = writeln!(out, "      - {}", clean(line));
+            }
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "  discovery:");
@@ -178,9 +185,10 @@ impl Text {
         for p in &ep.posture {
             let _ = writeln!(
                 out,
-                "      posture {}: {}",
+                "      posture {:<21} {:<12} {}",
                 clean(&p.offer),
-                serde_plain(&p.outcome)
+                serde_plain(&p.outcome),
+                clean(p.detail.as_deref().unwrap_or(""))
             );
         }
         if let Some(e) = &ep.post_tls_error {
