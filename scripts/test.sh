@@ -9,4 +9,4 @@ bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 if [ -f scripts/zizmor.sh ]; then bash scripts/zizmor.sh; fi
-cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
+cargo test --locked -- --test-threads="${TEST_THREADS:-4}"

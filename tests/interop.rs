@@ -468,3 +468,66 @@ async fn ejabberd_optional_fails_on_both_services() {
         .unwrap();
     assert!(fix.contains("s2s_use_starttls"), "{fix}");
 }
+
+/// Every address of every target is checked, IPv4 and IPv6: one weak address fails the domain.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_address_ipv4_and_ipv6_is_checked() {
+    use std::net::Ipv6Addr;
+    let pki = Pki::new();
+    let domain = "dual-stack.example";
+    let cert = pki.leaf(&[domain]);
+    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    // The same ports on both addresses, as one host behind A and AAAA records would have.
+    let (v4, c2s, s2s) = loop {
+        let (c, s) = (support::free_port(v6), support::free_port(v6));
+        let v4 = IpAddr::V4(support::next_loopback_ip());
+        if std::net::TcpListener::bind((v4, c)).is_ok()
+            && std::net::TcpListener::bind((v4, s)).is_ok()
+        {
+            break (v4, c, s);
+        }
+    };
+    let strong = prosody(
+        Prosody::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .ip(v4)
+            .c2s_port(c2s)
+            .s2s_port(s2s),
+    )
+    .await;
+    let weak = prosody(
+        Prosody::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .ip(v6)
+            .c2s_port(c2s)
+            .s2s_port(s2s)
+            .c2s_require_encryption(false),
+    )
+    .await;
+    let host = "xmpp.dual-stack.example";
+    let dns =
+        DnsServer::start(srv_zone(domain, host, strong.ip(), c2s, s2s).ip(host, weak.ip())).await;
+    let run = check(
+        domain,
+        &dns.resolver_arg(),
+        Some(pki.ca_file()),
+        &["--timeout", "5"],
+    )
+    .await;
+    let addresses: Vec<&str> = run
+        .endpoints()
+        .iter()
+        .map(|e| e["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(run.endpoints().len(), 4, "{}", run.dump());
+    assert!(addresses.contains(&"::1"), "{addresses:?}");
+    assert_eq!(run.status("c2s-tls-required"), "fail", "{}", run.dump());
+    assert!(
+        run.summary("c2s-tls-required").contains("[::1]"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
+}
