@@ -34,8 +34,11 @@ pub struct CheckOptions {
     /// Per network step.
     pub timeout: Duration,
     pub s2s_from: String,
-    /// How long a probe waits for an answer before calling it silence.
+    /// The longest a probe waits for an answer before calling it silence (the wait adapts to
+    /// the connection's round trip, from 400 ms up to this).
     pub probe_wait: Duration,
+    /// The shortest such wait.
+    pub probe_wait_min: Duration,
 }
 
 impl Default for CheckOptions {
@@ -46,7 +49,8 @@ impl Default for CheckOptions {
             allow_private: false,
             timeout: Duration::from_secs(10),
             s2s_from: DEFAULT_S2S_FROM.into(),
-            probe_wait: Duration::from_millis(1000),
+            probe_wait: Duration::from_millis(2000),
+            probe_wait_min: Duration::from_millis(400),
         }
     }
 }
@@ -154,6 +158,7 @@ impl Checker {
             s2s_from: &self.opts.s2s_from,
             timeout: self.opts.timeout,
             probe_wait: self.opts.probe_wait.min(self.opts.timeout),
+            probe_wait_min: self.opts.probe_wait_min.min(self.opts.timeout),
             allow_private: self.opts.allow_private,
             tls: &self.tls,
             roots: &self.roots,

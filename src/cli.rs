@@ -87,9 +87,13 @@ pub struct NetworkArgs {
     /// Sender domain in s2s stream headers (must not be a domain the target serves).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_S2S_FROM)]
     pub s2s_from: String,
-    /// How long a plaintext probe waits for an answer before calling it silence, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_secs, hide = true)]
+    /// The longest a plaintext probe waits for an answer before calling it silence, in seconds
+    /// (the wait adapts to the connection's round trip).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_secs, hide = true)]
     pub probe_wait: f64,
+    /// The shortest wait for a probe's answer, in seconds (raise it on slow links).
+    #[arg(long, value_name = "SECS", default_value_t = 0.4, value_parser = parse_secs, hide = true)]
+    pub probe_wait_min: f64,
 }
 
 impl NetworkArgs {
@@ -101,6 +105,7 @@ impl NetworkArgs {
             timeout: Duration::from_secs_f64(self.timeout),
             s2s_from: self.s2s_from.clone(),
             probe_wait: Duration::from_secs_f64(self.probe_wait),
+            probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
         }
     }
 }

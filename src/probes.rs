@@ -82,7 +82,9 @@ pub struct Context<'a> {
     pub domain: &'a str,
     pub s2s_from: &'a str,
     pub timeout: Duration,
-    /// How long to wait for an answer to a probe before calling it silence.
+    /// How long to wait for an answer to a probe before calling it silence: adapted to the
+    /// connection's round trip, between these two.
+    pub probe_wait_min: Duration,
     pub probe_wait: Duration,
     pub allow_private: bool,
     pub tls: &'a TlsClient,
@@ -282,13 +284,15 @@ pub async fn enforcement_probe(
             .await
             .map_err(|e| e.to_string())?;
         let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
+        let opened = Instant::now();
         stream
             .open(&ctx.header(service))
             .await
             .map_err(|e| e.to_string())?;
+        let wait = answer_wait(opened.elapsed(), ctx.probe_wait_min, ctx.probe_wait);
         match kind {
-            ProbeKind::Sasl => sasl_probe(ctx, &mut stream, &mut result).await,
-            ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result).await,
+            ProbeKind::Sasl => sasl_probe(&mut stream, &mut result, wait).await,
+            ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result, wait).await,
         }
         stream.close().await;
         Ok::<(), String>(())
@@ -310,11 +314,16 @@ enum Answer {
     Broken(String),
 }
 
-async fn await_answer(ctx: &Context<'_>, stream: &mut XmppStream<TcpStream>) -> Answer {
-    match stream
-        .next_within(ctx.probe_wait, "the answer to the probe")
-        .await
-    {
+/// How long to wait for a probe's answer: several round trips of this very connection (the
+/// stream header to features exchange just measured), at least `min`, at most
+/// `max`. A server that answers at all answers within a round trip or two; waiting longer only
+/// waits out servers that deliberately stay silent (Prosody's dialback).
+fn answer_wait(round_trip: Duration, min: Duration, max: Duration) -> Duration {
+    (round_trip * 4).max(min).min(max.max(min))
+}
+
+async fn await_answer(stream: &mut XmppStream<TcpStream>, wait: Duration) -> Answer {
+    match stream.next_within(wait, "the answer to the probe").await {
         Ok(StreamEvent::Element(e, raw)) => match check_stream_error(e) {
             Ok(e) => Answer::Element(e, raw),
             Err(err) => Answer::Closed(format!("{err}: {}", XmppError::short(&raw))),
@@ -338,11 +347,7 @@ fn random_token(len: usize) -> String {
 
 /// c2s: one SASL attempt before TLS for a random non-existent user. SCRAM first: Prosody
 /// refuses a cleartext PLAIN even when TLS is optional, so a PLAIN rejection proves nothing.
-async fn sasl_probe(
-    ctx: &Context<'_>,
-    stream: &mut XmppStream<TcpStream>,
-    result: &mut ProbeResult,
-) {
+async fn sasl_probe(stream: &mut XmppStream<TcpStream>, result: &mut ProbeResult, wait: Duration) {
     let user = format!("manifesto-probe-{}", random_token(10));
     let client_first = format!("n,,n={user},r={}", random_token(24));
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -355,7 +360,7 @@ async fn sasl_probe(
         result.detail = format!("could not send the probe: {e}");
         return;
     }
-    let answer = await_answer(ctx, stream).await;
+    let answer = await_answer(stream, wait).await;
     let answer = match answer {
         Answer::Element(e, _)
             if e.is(NS_SASL, "failure") && e.has_child(NS_SASL, "invalid-mechanism") =>
@@ -370,7 +375,7 @@ async fn sasl_probe(
                 result.detail = format!("could not send the probe: {e}");
                 return;
             }
-            await_answer(ctx, stream).await
+            await_answer(stream, wait).await
         }
         other => other,
     };
@@ -434,6 +439,7 @@ async fn dialback_probe(
     ctx: &Context<'_>,
     stream: &mut XmppStream<TcpStream>,
     result: &mut ProbeResult,
+    wait: Duration,
 ) {
     let key = hex::encode(rand::rng().random::<[u8; 20]>());
     let request = format!(
@@ -446,7 +452,7 @@ async fn dialback_probe(
         result.detail = format!("could not send the probe: {e}");
         return;
     }
-    classify_dialback(await_answer(ctx, stream).await, result);
+    classify_dialback(await_answer(stream, wait).await, result);
 }
 
 fn classify_dialback(answer: Answer, result: &mut ProbeResult) {
@@ -490,5 +496,22 @@ fn classify_dialback(answer: Answer, result: &mut ProbeResult) {
             result.outcome = ProbeOutcome::Error;
             result.detail = format!("the answer could not be read: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_wait_follows_the_round_trip() {
+        let (min, max) = (Duration::from_millis(400), Duration::from_secs(2));
+        assert_eq!(answer_wait(Duration::from_millis(1), min, max), min);
+        assert_eq!(
+            answer_wait(Duration::from_millis(200), min, max),
+            Duration::from_millis(800)
+        );
+        assert_eq!(answer_wait(Duration::from_secs(3), min, max), max);
+        assert_eq!(answer_wait(Duration::from_millis(1), max * 2, max), max * 2);
     }
 }
