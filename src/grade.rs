@@ -33,9 +33,10 @@ impl Judgement {
     }
 }
 
-/// The software the endpoints revealed (XEP-0115 caps node in the stream features).
+/// The software the endpoints revealed: the XEP-0115 caps node in the stream features when
+/// sent, else the shape of the stream id (Prosody: a UUID; ejabberd: a long decimal number).
 pub fn detect_software(endpoints: &[Endpoint]) -> Option<Software> {
-    let node = endpoints
+    let caps = endpoints
         .iter()
         .flat_map(|e| {
             [&e.pre_tls_features, &e.post_tls_features]
@@ -43,10 +44,10 @@ pub fn detect_software(endpoints: &[Endpoint]) -> Option<Software> {
                 .flatten()
                 .filter_map(|f| f.caps_node.as_deref())
         })
-        .next()?
-        .to_ascii_lowercase();
-    {
-        let software = if node.contains("prosody.im") {
+        .next();
+    if let Some(node) = caps {
+        let node = node.to_ascii_lowercase();
+        return Some(if node.contains("prosody.im") {
             Software::Prosody
         } else if node.contains("process-one.net") || node.contains("ejabberd") {
             Software::Ejabberd
@@ -56,9 +57,31 @@ pub fn detect_software(endpoints: &[Endpoint]) -> Option<Software> {
             Software::Tigase
         } else {
             Software::Other
-        };
-        Some(software)
+        });
     }
+    let ids: Vec<&str> = endpoints
+        .iter()
+        .filter_map(|e| e.stream.as_ref()?.id.as_deref())
+        .collect();
+    if !ids.is_empty() && ids.iter().all(|id| is_uuid(id)) {
+        return Some(Software::Prosody);
+    }
+    if !ids.is_empty()
+        && ids
+            .iter()
+            .all(|id| id.len() >= 10 && id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some(Software::Ejabberd);
+    }
+    None
+}
+
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Evaluates the five requirements of a check.

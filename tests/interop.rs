@@ -70,6 +70,7 @@ async fn prosody_both_required_passes() {
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
     assert_eq!(run.code, 0);
     assert_eq!(run.json["schema"], "xmpp-manifesto/report-v1");
+    assert_eq!(run.json["software"], "prosody", "{}", run.dump());
     let eps = run.endpoints();
     assert_eq!(eps.len(), 2, "{}", run.dump());
     let c2s = eps.iter().find(|e| e["service"] == "c2s").unwrap();
