@@ -3,6 +3,9 @@
 //!
 //! The binary (`manifesto`) is a thin shell over [`cli::main`].
 
+// Untrusted input everywhere: library code returns errors, it never panics on them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod advisories;
 pub mod check;
 pub mod cli;
