@@ -16,6 +16,7 @@ use std::time::Duration;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::{Proof, TrustAnchors};
 use hickory_resolver::proto::rr::{RData, RecordType};
 use rustls_pki_types::CertificateDer;
@@ -209,16 +210,42 @@ pub async fn lookup_tlsa(resolver: &TokioResolver, name: &str) -> TlsaLookup {
                 TlsaLookup::Secure(records)
             }
         }
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("DNSSEC") || text.to_ascii_lowercase().contains("bogus") {
-                TlsaLookup::Bogus(text)
-            } else if e.is_no_records_found() {
-                TlsaLookup::NoRecords
-            } else {
-                TlsaLookup::Error(text)
-            }
+        Err(e) => match classify(&e) {
+            Failure::NoRecords => TlsaLookup::NoRecords,
+            Failure::Dnssec(DnssecStatus::Bogus(why)) => TlsaLookup::Bogus(why),
+            Failure::Dnssec(DnssecStatus::Insecure) => TlsaLookup::Insecure,
+            Failure::Dnssec(other) => TlsaLookup::Error(other.word().to_string()),
+            Failure::Other(why) => TlsaLookup::Error(why),
+        },
+    }
+}
+
+/// Why a validating lookup gave no records.
+enum Failure {
+    /// NXDOMAIN / NODATA (validated, or in an unsigned zone).
+    NoRecords,
+    /// The validator's verdict on the (negative) answer.
+    Dnssec(DnssecStatus),
+    /// SERVFAIL, timeout...
+    Other(String),
+}
+
+/// Classifies a lookup error by its kind, never by its text (which holds the query name).
+fn classify(e: &NetError) -> Failure {
+    match e {
+        NetError::Dns(DnsError::DnssecBogus) => {
+            Failure::Dnssec(DnssecStatus::Bogus("a signature does not validate".into()))
         }
+        NetError::Dns(DnsError::Nsec { proof, .. }) => Failure::Dnssec(match proof {
+            Proof::Bogus => {
+                DnssecStatus::Bogus("the proof of non-existence does not validate".into())
+            }
+            Proof::Insecure => DnssecStatus::Insecure,
+            Proof::Secure => DnssecStatus::Secure,
+            _ => DnssecStatus::Indeterminate("no proof of non-existence".into()),
+        }),
+        _ if e.is_no_records_found() => Failure::NoRecords,
+        _ => Failure::Other(e.to_string()),
     }
 }
 
@@ -321,15 +348,11 @@ fn status_of_answers(
 async fn validate(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Option<DnssecStatus> {
     match resolver.lookup(name, rtype).await {
         Ok(lookup) => Some(status_of_answers(lookup.answers(), rtype)),
-        Err(e) if e.is_no_records_found() => None,
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("DNSSEC") || text.to_ascii_lowercase().contains("bogus") {
-                Some(DnssecStatus::Bogus(text))
-            } else {
-                Some(DnssecStatus::Indeterminate(text))
-            }
-        }
+        Err(e) => match classify(&e) {
+            Failure::NoRecords => None,
+            Failure::Dnssec(status) => Some(status),
+            Failure::Other(why) => Some(DnssecStatus::Indeterminate(why)),
+        },
     }
 }
 
@@ -642,9 +665,8 @@ fn dane_advisory(host: &str, port: u16, lookup: &TlsaLookup, endpoints: &[Endpoi
                 (
                     AdvisoryLevel::Warn,
                     format!(
-                        "The TLSA records at {owner} match none of the certificates {failed} endpoint{} present{}: DANE-validating peers will refuse to connect.",
-                        if failed == 1 { "" } else { "s" },
-                        if failed == 1 { "s" } else { "" }
+                        "The TLSA records at {owner} match no certificate presented there ({failed} endpoint{}): DANE-validating peers will refuse to connect.",
+                        if failed == 1 { "" } else { "s" }
                     ),
                     Some(format!(
                         "Publish {publish} and remove the stale records; when renewing, publish the new key's TLSA record before switching certificates (or keep the key)."
