@@ -836,4 +836,199 @@ mod tests {
             "_5222._tcp.xmpp.example.test."
         );
     }
+
+    fn discovery() -> Discovery {
+        let mut d = Discovery::default();
+        for (service, mode, name) in [
+            (
+                Service::C2s,
+                Mode::Starttls,
+                "_xmpp-client._tcp.example.test",
+            ),
+            (
+                Service::S2s,
+                Mode::Starttls,
+                "_xmpp-server._tcp.example.test",
+            ),
+        ] {
+            d.records.push(DiscoveryRecord {
+                name: name.into(),
+                service,
+                mode,
+                outcome: DiscoveryOutcome::Found,
+                records: vec![],
+                detail: None,
+            });
+            d.targets.push(crate::dns::Target {
+                service,
+                mode,
+                source: EndpointSource::Srv,
+                host: format!("{}.example.test", service.as_str()),
+                port: service.default_port(),
+                priority: Some(0),
+                weight: Some(0),
+            });
+        }
+        d
+    }
+
+    #[test]
+    fn bogus_answers_fail_their_service_only() {
+        let mut d = discovery();
+        let a = Assessment {
+            srv: vec![
+                (
+                    Service::C2s,
+                    Mode::Starttls,
+                    "_xmpp-client._tcp.example.test".into(),
+                    DnssecStatus::Bogus("bad".into()),
+                ),
+                (
+                    Service::S2s,
+                    Mode::Starttls,
+                    "_xmpp-server._tcp.example.test".into(),
+                    DnssecStatus::Secure,
+                ),
+            ],
+            ..Assessment::default()
+        };
+        degrade_discovery(&a, &mut d);
+        assert_eq!(d.failed, vec![Service::C2s]);
+        assert_eq!(d.records[0].outcome, DiscoveryOutcome::Error);
+        assert!(
+            d.records[0]
+                .detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("bogus")
+        );
+        assert_eq!(d.records[1].outcome, DiscoveryOutcome::Found);
+
+        // A bogus address answer fails the services whose targets use that host.
+        let mut d = discovery();
+        let mut a = Assessment::default();
+        a.hosts
+            .insert("s2s.example.test".into(), DnssecStatus::Bogus("bad".into()));
+        a.hosts
+            .insert("c2s.example.test".into(), DnssecStatus::Secure);
+        degrade_discovery(&a, &mut d);
+        assert_eq!(d.failed, vec![Service::S2s]);
+        assert!(
+            d.records
+                .iter()
+                .any(|r| r.name == "s2s.example.test" && r.outcome == DiscoveryOutcome::Error)
+        );
+
+        // Secure, insecure and undetermined answers change nothing.
+        let mut d = discovery();
+        let mut a = Assessment::default();
+        a.hosts
+            .insert("c2s.example.test".into(), DnssecStatus::Insecure);
+        a.hosts.insert(
+            "s2s.example.test".into(),
+            DnssecStatus::Indeterminate("timeout".into()),
+        );
+        degrade_discovery(&a, &mut d);
+        assert!(d.failed.is_empty());
+    }
+
+    #[test]
+    fn dnssec_advisory_words() {
+        let unavailable = Assessment {
+            unavailable: Some("no signatures".into()),
+            ..Assessment::default()
+        };
+        let adv = advisories("example.test", &unavailable, &[]);
+        assert_eq!(adv.len(), 1);
+        assert_eq!(adv[0].id, "dnssec");
+        assert_eq!(adv[0].level, AdvisoryLevel::Info);
+        assert!(adv[0].summary.contains("could not be determined"));
+
+        let mut insecure = Assessment::default();
+        insecure
+            .hosts
+            .insert("xmpp.example.test".into(), DnssecStatus::Insecure);
+        insecure.srv.push((
+            Service::C2s,
+            Mode::Starttls,
+            "_xmpp-client._tcp.example.test".into(),
+            DnssecStatus::Secure,
+        ));
+        let adv = advisories("example.test", &insecure, &[]);
+        assert_eq!(adv[0].level, AdvisoryLevel::Info);
+        assert!(adv[0].summary.contains("(insecure)"), "{}", adv[0].summary);
+        assert!(adv[0].fix.as_deref().unwrap_or("").contains("DS record"));
+        assert_eq!(
+            adv[0].evidence,
+            vec![
+                "_xmpp-client._tcp.example.test SRV: secure".to_string(),
+                "xmpp.example.test A/AAAA: insecure".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn dane_advisories() {
+        let c = chain();
+        let mut ep = crate::report::Endpoint {
+            service: Service::C2s,
+            mode: Mode::Starttls,
+            source: EndpointSource::Srv,
+            host: "xmpp.example.test".into(),
+            port: 5222,
+            address: "192.0.2.1".into(),
+            priority: None,
+            weight: None,
+            stream: None,
+            pre_tls_features: None,
+            starttls: None,
+            tls: None,
+            certificate: None,
+            post_tls_features: None,
+            probes: vec![],
+            posture: vec![],
+            post_tls_error: None,
+            error: None,
+            error_kind: None,
+            duration_ms: 0,
+            presented: crate::report::PresentedChain(vec![c.leaf.clone(), c.ca.clone()]),
+        };
+        let good = rec(3, 1, 1, Sha256::digest(&c.leaf_spki).to_vec());
+        let suggestion = suggested_tlsa(c.leaf.as_ref()).expect("suggestion");
+        assert_eq!(suggestion, good.to_text());
+        let key = ("xmpp.example.test".to_string(), 5222);
+        let mut a = Assessment::default();
+
+        a.tlsa.insert(key.clone(), TlsaLookup::Secure(vec![good]));
+        let adv = advisories("example.test", &a, std::slice::from_ref(&ep));
+        assert_eq!(adv[1].id, "dane");
+        assert_eq!(adv[1].level, AdvisoryLevel::Info);
+        assert!(adv[1].summary.contains("match the presented certificate"));
+
+        a.tlsa.insert(
+            key.clone(),
+            TlsaLookup::Secure(vec![rec(3, 1, 1, vec![0; 32])]),
+        );
+        let adv = advisories("example.test", &a, std::slice::from_ref(&ep));
+        assert_eq!(adv[1].level, AdvisoryLevel::Warn);
+        let fix = adv[1].fix.clone().unwrap_or_default();
+        assert!(
+            fix.contains(&format!(
+                "`_5222._tcp.xmpp.example.test. IN TLSA {suggestion}`"
+            )),
+            "{fix}"
+        );
+
+        a.tlsa.insert(key.clone(), TlsaLookup::Bogus("bad".into()));
+        let adv = advisories("example.test", &a, std::slice::from_ref(&ep));
+        assert_eq!(adv[1].level, AdvisoryLevel::Warn);
+        assert!(adv[1].summary.contains("(bogus)"));
+
+        // No certificate presented (the handshake failed): no claim of a match, no panic.
+        ep.presented = crate::report::PresentedChain::default();
+        a.tlsa.insert(key, TlsaLookup::NoRecords);
+        let adv = advisories("example.test", &a, &[ep]);
+        assert_eq!(adv[1].level, AdvisoryLevel::Info);
+        assert!(adv[1].fix.as_deref().unwrap_or("").contains("3 1 1"));
+    }
 }
