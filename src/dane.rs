@@ -378,6 +378,19 @@ pub async fn assess(
 
 async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assessment {
     let mut out = Assessment::default();
+    let nothing_found = !discovery.records.iter().any(|r| {
+        matches!(
+            r.outcome,
+            DiscoveryOutcome::Found | DiscoveryOutcome::ServiceAbsent
+        )
+    }) && !discovery
+        .addresses
+        .values()
+        .any(|a| matches!(a, Ok(list) if !list.is_empty()));
+    if nothing_found {
+        // Nothing to validate (and no extra wait when DNS is down).
+        return out;
+    }
     match validate(resolver, ".", RecordType::SOA).await {
         Some(DnssecStatus::Secure) => {}
         other => {
@@ -522,7 +535,12 @@ pub fn suggested_tlsa(leaf: &[u8]) -> Option<String> {
 /// `dnssec` and `dane` advisories of a check.
 pub fn advisories(domain: &str, assessment: &Assessment, endpoints: &[Endpoint]) -> Vec<Advisory> {
     let mut out = Vec::new();
-    out.push(dnssec_advisory(domain, assessment));
+    let nothing = assessment.unavailable.is_none()
+        && assessment.srv.is_empty()
+        && assessment.hosts.is_empty();
+    if !nothing {
+        out.push(dnssec_advisory(domain, assessment));
+    }
     for ((host, port), lookup) in &assessment.tlsa {
         out.push(dane_advisory(host, *port, lookup, endpoints));
     }
@@ -558,7 +576,7 @@ fn dnssec_advisory(domain: &str, a: &Assessment) -> Advisory {
             format!("{domain} has no SRV record or address to validate with DNSSEC."),
             None,
         ),
-        (DnssecStatus::Secure, _) => (
+        (DnssecStatus::Secure, false) => (
             AdvisoryLevel::Info,
             format!(
                 "The SRV records and addresses of {domain} are DNSSEC-signed and validate (secure): TLSA records (DANE) can protect its XMPP servers."
@@ -938,6 +956,10 @@ mod tests {
             unavailable: Some("no signatures".into()),
             ..Assessment::default()
         };
+        assert!(
+            advisories("example.test", &Assessment::default(), &[]).is_empty(),
+            "nothing validated, nothing said"
+        );
         let adv = advisories("example.test", &unavailable, &[]);
         assert_eq!(adv.len(), 1);
         assert_eq!(adv[0].id, "dnssec");
@@ -998,6 +1020,8 @@ mod tests {
         assert_eq!(suggestion, good.to_text());
         let key = ("xmpp.example.test".to_string(), 5222);
         let mut a = Assessment::default();
+        a.hosts
+            .insert("xmpp.example.test".into(), DnssecStatus::Secure);
 
         a.tlsa.insert(key.clone(), TlsaLookup::Secure(vec![good]));
         let adv = advisories("example.test", &a, std::slice::from_ref(&ep));
