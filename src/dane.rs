@@ -211,7 +211,9 @@ pub async fn lookup_tlsa(resolver: &TokioResolver, name: &str) -> TlsaLookup {
             }
         }
         Err(e) => match classify(&e) {
-            Failure::NoRecords => TlsaLookup::NoRecords,
+            Failure::NoRecords(DnssecStatus::Bogus(why)) => TlsaLookup::Bogus(why),
+            Failure::NoRecords(DnssecStatus::Insecure) => TlsaLookup::Insecure,
+            Failure::NoRecords(_) => TlsaLookup::NoRecords,
             Failure::Dnssec(DnssecStatus::Bogus(why)) => TlsaLookup::Bogus(why),
             Failure::Dnssec(DnssecStatus::Insecure) => TlsaLookup::Insecure,
             Failure::Dnssec(other) => TlsaLookup::Error(other.word().to_string()),
@@ -222,8 +224,8 @@ pub async fn lookup_tlsa(resolver: &TokioResolver, name: &str) -> TlsaLookup {
 
 /// Why a validating lookup gave no records.
 enum Failure {
-    /// NXDOMAIN / NODATA (validated, or in an unsigned zone).
-    NoRecords,
+    /// NXDOMAIN / NODATA, with the status of its proof of non-existence.
+    NoRecords(DnssecStatus),
     /// The validator's verdict on the (negative) answer.
     Dnssec(DnssecStatus),
     /// SERVFAIL, timeout...
@@ -244,7 +246,32 @@ fn classify(e: &NetError) -> Failure {
             Proof::Secure => DnssecStatus::Secure,
             _ => DnssecStatus::Indeterminate("no proof of non-existence".into()),
         }),
-        _ if e.is_no_records_found() => Failure::NoRecords,
+        NetError::Dns(DnsError::NoRecordsFound(none)) => {
+            let proofs: Vec<Proof> = none
+                .authorities
+                .iter()
+                .flat_map(|a| a.iter())
+                .filter(|r| {
+                    matches!(
+                        r.record_type(),
+                        RecordType::NSEC | RecordType::NSEC3 | RecordType::SOA
+                    )
+                })
+                .map(|r| r.proof)
+                .collect();
+            Failure::NoRecords(if proofs.contains(&Proof::Bogus) {
+                DnssecStatus::Bogus("the proof of non-existence does not validate".into())
+            } else if proofs.contains(&Proof::Secure) {
+                DnssecStatus::Secure
+            } else if !proofs.is_empty() && proofs.iter().all(|p| *p == Proof::Insecure) {
+                DnssecStatus::Insecure
+            } else {
+                DnssecStatus::Indeterminate("no proof of non-existence".into())
+            })
+        }
+        _ if e.is_no_records_found() => Failure::NoRecords(DnssecStatus::Indeterminate(
+            "no proof of non-existence".into(),
+        )),
         _ => Failure::Other(e.to_string()),
     }
 }
@@ -314,6 +341,9 @@ pub struct Assessment {
     pub unavailable: Option<String>,
     /// SRV names (without trailing dot) with their service, mode and status.
     pub srv: Vec<(Service, Mode, String, DnssecStatus)>,
+    /// SRV names that have no record, and the status of that denial (a forged denial can hide
+    /// endpoints).
+    pub srv_absent: Vec<(Service, Mode, String, DnssecStatus)>,
     /// Target hosts and the status of their A/AAAA answers.
     pub hosts: BTreeMap<String, DnssecStatus>,
     /// TLSA lookups at `_PORT._tcp.HOST`, keyed by (host, port), for targets whose SRV and
@@ -349,9 +379,23 @@ async fn validate(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Op
     match resolver.lookup(name, rtype).await {
         Ok(lookup) => Some(status_of_answers(lookup.answers(), rtype)),
         Err(e) => match classify(&e) {
-            Failure::NoRecords => None,
+            Failure::NoRecords(_) => None,
             Failure::Dnssec(status) => Some(status),
             Failure::Other(why) => Some(DnssecStatus::Indeterminate(why)),
+        },
+    }
+}
+
+/// Validates a negative answer (NXDOMAIN / NODATA): is the absence proven?
+async fn validate_absence(resolver: &TokioResolver, name: &str, rtype: RecordType) -> DnssecStatus {
+    match resolver.lookup(name, rtype).await {
+        Ok(lookup) if lookup.answers().iter().any(|r| r.record_type() == rtype) => {
+            DnssecStatus::Indeterminate("records appeared in between".into())
+        }
+        Ok(_) => DnssecStatus::Indeterminate("an empty answer without error".into()),
+        Err(e) => match classify(&e) {
+            Failure::NoRecords(status) | Failure::Dnssec(status) => status,
+            Failure::Other(why) => DnssecStatus::Indeterminate(why),
         },
     }
 }
@@ -420,13 +464,19 @@ async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assess
         })
         .map(|r| (r.service, r.mode, r.name.clone()))
         .collect();
+    let absent_names: Vec<(Service, Mode, String)> = discovery
+        .records
+        .iter()
+        .filter(|r| r.outcome == DiscoveryOutcome::NoRecords)
+        .map(|r| (r.service, r.mode, r.name.clone()))
+        .collect();
     let hosts: Vec<String> = discovery
         .addresses
         .iter()
         .filter(|(_, a)| matches!(a, Ok(list) if !list.is_empty()))
         .map(|(h, _)| h.clone())
         .collect();
-    let (srv, host_statuses) = tokio::join!(
+    let (srv, srv_absent, host_statuses) = tokio::join!(
         futures::future::join_all(srv_names.into_iter().map(|(s, m, name)| async move {
             let fqdn = format!("{}.", name.trim_end_matches('.'));
             let status = validate(resolver, &fqdn, RecordType::SRV)
@@ -434,6 +484,11 @@ async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assess
                 .unwrap_or_else(|| {
                     DnssecStatus::Indeterminate("the SRV records vanished in between".into())
                 });
+            (s, m, name, status)
+        })),
+        futures::future::join_all(absent_names.into_iter().map(|(s, m, name)| async move {
+            let fqdn = format!("{}.", name.trim_end_matches('.'));
+            let status = validate_absence(resolver, &fqdn, RecordType::SRV).await;
             (s, m, name, status)
         })),
         futures::future::join_all(hosts.into_iter().map(|host| async move {
@@ -453,6 +508,7 @@ async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assess
         }))
     );
     out.srv = srv;
+    out.srv_absent = srv_absent;
     out.hosts = host_statuses.into_iter().collect();
 
     // TLSA where the SRV record (if any) and the target's addresses are secure.
@@ -483,7 +539,7 @@ async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assess
 /// validating resolver would refuse.
 pub fn degrade_discovery(assessment: &Assessment, discovery: &mut Discovery) {
     let mut failed: Vec<Service> = Vec::new();
-    for (service, mode, name, status) in &assessment.srv {
+    for (service, mode, name, status) in assessment.srv.iter().chain(&assessment.srv_absent) {
         if let DnssecStatus::Bogus(why) = status {
             for record in discovery
                 .records
@@ -537,6 +593,7 @@ pub fn advisories(domain: &str, assessment: &Assessment, endpoints: &[Endpoint])
     let mut out = Vec::new();
     let nothing = assessment.unavailable.is_none()
         && assessment.srv.is_empty()
+        && assessment.srv_absent.is_empty()
         && assessment.hosts.is_empty();
     if !nothing {
         out.push(dnssec_advisory(domain, assessment));
@@ -565,6 +622,11 @@ fn dnssec_advisory(domain: &str, a: &Assessment) -> Advisory {
         bogus += usize::from(matches!(status, DnssecStatus::Bogus(_)));
         worst = worst.worst(status.clone());
     }
+    for (_, _, name, status) in &a.srv_absent {
+        evidence.push(line(&format!("{name} SRV (no record)"), status));
+        bogus += usize::from(matches!(status, DnssecStatus::Bogus(_)));
+        worst = worst.worst(status.clone());
+    }
     for (host, status) in &a.hosts {
         evidence.push(line(&format!("{host} A/AAAA"), status));
         bogus += usize::from(matches!(status, DnssecStatus::Bogus(_)));
@@ -579,7 +641,7 @@ fn dnssec_advisory(domain: &str, a: &Assessment) -> Advisory {
         (DnssecStatus::Secure, false) => (
             AdvisoryLevel::Info,
             format!(
-                "The SRV records and addresses of {domain} are DNSSEC-signed and validate (secure): TLSA records (DANE) can protect its XMPP servers."
+                "The SRV records (and their absence) and addresses of {domain} are DNSSEC-signed and validate (secure): TLSA records (DANE) can protect its XMPP servers."
             ),
             None,
         ),
@@ -936,6 +998,29 @@ mod tests {
                 .iter()
                 .any(|r| r.name == "s2s.example.test" && r.outcome == DiscoveryOutcome::Error)
         );
+
+        // A forged denial (bogus NSEC) may hide endpoints: the service fails too.
+        let mut d = discovery();
+        d.records.push(DiscoveryRecord {
+            name: "_xmpps-client._tcp.example.test".into(),
+            service: Service::C2s,
+            mode: Mode::DirectTls,
+            outcome: DiscoveryOutcome::NoRecords,
+            records: vec![],
+            detail: None,
+        });
+        let a = Assessment {
+            srv_absent: vec![(
+                Service::C2s,
+                Mode::DirectTls,
+                "_xmpps-client._tcp.example.test".into(),
+                DnssecStatus::Bogus("bad".into()),
+            )],
+            ..Assessment::default()
+        };
+        degrade_discovery(&a, &mut d);
+        assert_eq!(d.failed, vec![Service::C2s]);
+        assert_eq!(d.records[2].outcome, DiscoveryOutcome::Error);
 
         // Secure, insecure and undetermined answers change nothing.
         let mut d = discovery();

@@ -166,6 +166,14 @@ async fn signed_zone_is_secure_and_tlsa_matches() {
         "{}",
         run.dump()
     );
+    // The absence of Direct TLS SRV records is proven too (NSEC).
+    assert!(
+        evidence.contains(&format!(
+            "_xmpps-client._tcp.{domain} SRV (no record): secure"
+        )),
+        "{}",
+        run.dump()
+    );
 
     let dane = advisories(&run, "dane");
     assert_eq!(dane.len(), 2, "one per TLSA name: {}", run.dump());
