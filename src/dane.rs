@@ -351,13 +351,14 @@ pub struct Assessment {
     pub tlsa: BTreeMap<(String, u16), TlsaLookup>,
 }
 
+/// The worst proof of the records of type `rtype` (and the CNAMEs that led to them).
 fn status_of_answers(
     records: &[hickory_resolver::proto::rr::Record],
     rtype: RecordType,
 ) -> DnssecStatus {
     let proofs: Vec<Proof> = records
         .iter()
-        .filter(|r| r.record_type() == rtype)
+        .filter(|r| r.record_type() == rtype || r.record_type() == RecordType::CNAME)
         .map(|r| r.proof)
         .collect();
     if proofs.is_empty() {
