@@ -148,6 +148,7 @@ mod tests {
             error: None,
             error_kind: None,
             duration_ms: 0,
+            presented: Default::default(),
         }
     }
 

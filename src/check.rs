@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 
+use crate::dane;
 use crate::dns::{self, Discovery, MAX_ENDPOINTS};
 use crate::grade;
 use crate::identity;
@@ -30,6 +31,8 @@ pub struct CheckOptions {
     pub resolvers: Vec<SocketAddr>,
     /// Extra trust anchors (PEM files).
     pub ca_files: Vec<PathBuf>,
+    /// DNSSEC trust anchors (DNSKEY records) instead of the IANA root keys.
+    pub trust_anchor: Option<PathBuf>,
     pub allow_private: bool,
     /// Per network step.
     pub timeout: Duration,
@@ -46,6 +49,7 @@ impl Default for CheckOptions {
         CheckOptions {
             resolvers: vec![],
             ca_files: vec![],
+            trust_anchor: None,
             allow_private: false,
             timeout: Duration::from_secs(10),
             s2s_from: DEFAULT_S2S_FROM.into(),
@@ -61,6 +65,8 @@ pub enum CheckError {
     InvalidDomain(String, String),
     #[error("cannot read CA file {0}: {1}")]
     CaFile(PathBuf, String),
+    #[error("cannot use the DNSSEC trust anchor {0}: {1}")]
+    TrustAnchor(PathBuf, String),
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
@@ -88,6 +94,8 @@ pub fn normalize_domain(input: &str) -> Result<String, CheckError> {
 /// A configured checker, reusable for many domains.
 pub struct Checker {
     resolver: TokioResolver,
+    /// DNSSEC-validating, for the `dnssec` and `dane` advisories.
+    validating: TokioResolver,
     roots: Arc<RootCertStore>,
     tls: TlsClient,
     opts: CheckOptions,
@@ -111,8 +119,18 @@ impl Checker {
             extra.extend(certs);
         }
         let (roots, _) = identity::root_store(&extra);
+        let validating = crate::dane::validating_resolver(
+            &opts.resolvers,
+            opts.timeout,
+            opts.trust_anchor.as_deref(),
+        )
+        .map_err(|e| match &opts.trust_anchor {
+            Some(path) => CheckError::TrustAnchor(path.clone(), e),
+            None => CheckError::Dns(dns::DnsError::Config(e)),
+        })?;
         Ok(Checker {
             resolver: dns::resolver(&opts.resolvers, opts.timeout)?,
+            validating,
             roots: Arc::new(roots),
             tls: TlsClient::new()?,
             opts,
@@ -131,12 +149,19 @@ impl Checker {
     pub async fn check(&self, domain: &str) -> Report {
         let started = Instant::now();
         let checked_at = OffsetDateTime::now_utc();
-        let discovery = dns::discover(&self.resolver, domain).await;
-        let endpoints = self.check_endpoints(domain, &discovery).await;
+        let mut discovery = dns::discover(&self.resolver, domain).await;
+        // DNSSEC and DANE lookups run beside the endpoint checks; bogus answers then make
+        // discovery fail (inconclusive, never a pass).
+        let (endpoints, dnssec) = tokio::join!(
+            self.check_endpoints(domain, &discovery),
+            dane::assess(&self.validating, &discovery, self.opts.timeout * 3)
+        );
+        dane::degrade_discovery(&dnssec, &mut discovery);
         let software = grade::detect_software(&endpoints);
         let requirements = grade::requirements(domain, &discovery, &endpoints, software);
         let verdict = Verdict::from_statuses(requirements.values().map(|r| &r.status));
-        let advisories = crate::advisories::advisories(&endpoints, checked_at);
+        let mut advisories = crate::advisories::advisories(&endpoints, checked_at);
+        advisories.extend(dane::advisories(domain, &dnssec, &endpoints));
         Report {
             schema: SCHEMA.into(),
             domain: domain.to_owned(),
@@ -187,6 +212,7 @@ impl Checker {
                 error: None,
                 error_kind: None,
                 duration_ms: 0,
+                presented: Default::default(),
             };
             match discovery.addresses.get(&target.host) {
                 Some(Ok(addrs)) if !addrs.is_empty() => {

@@ -78,6 +78,9 @@ pub struct NetworkArgs {
     /// Extra trust anchors (PEM), beside Mozilla's roots (repeatable).
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_files: Vec<PathBuf>,
+    /// DNSSEC trust anchors (a file of DNSKEY records) instead of the IANA root keys.
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
     /// Allow connections to loopback, private, link-local and other non-public addresses.
     #[arg(long)]
     pub allow_private: bool,
@@ -101,6 +104,7 @@ impl NetworkArgs {
         CheckOptions {
             resolvers: self.resolvers.clone(),
             ca_files: self.ca_files.clone(),
+            trust_anchor: self.trust_anchor.clone(),
             allow_private: self.allow_private,
             timeout: Duration::from_secs_f64(self.timeout),
             s2s_from: self.s2s_from.clone(),

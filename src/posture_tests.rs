@@ -445,6 +445,7 @@ fn endpoint(posture: Vec<PostureProbe>, tls13: bool) -> Endpoint {
         error: None,
         error_kind: None,
         duration_ms: 0,
+        presented: Default::default(),
     }
 }
 

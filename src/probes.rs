@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use crate::identity;
 use crate::net;
 use crate::report::{
-    Endpoint, ErrorKind, Mode, ProbeKind, ProbeOutcome, ProbeResult, Service, StarttlsOutcome,
+    Endpoint, ErrorKind, Mode, PresentedChain, ProbeKind, ProbeOutcome, ProbeResult, Service,
+    StarttlsOutcome,
 };
 use crate::tls::{TlsClient, TlsError};
 use crate::xml::{Element, Limits, StreamEvent};
@@ -247,6 +248,7 @@ async fn tls_and_features(
         ctx.roots,
         SystemTime::now(),
     ));
+    ep.presented = PresentedChain(chain);
     let mut secure = XmppStream::new(tls, ctx.timeout, limits);
     match secure.open(&ctx.header(ep.service)).await {
         Ok((header, features)) => {

@@ -326,6 +326,21 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
     pub duration_ms: u64,
+    /// The certificates the server presented (DER, leaf first), kept in memory for DANE
+    /// matching; not part of the report.
+    #[serde(skip)]
+    pub presented: PresentedChain,
+}
+
+/// The DER chain an endpoint presented, for the duration of a check. Never serialised, and
+/// ignored by equality (a report read back from JSON equals the one written).
+#[derive(Debug, Clone, Default)]
+pub struct PresentedChain(pub Vec<rustls_pki_types::CertificateDer<'static>>);
+
+impl PartialEq for PresentedChain {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Endpoint {

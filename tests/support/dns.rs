@@ -6,6 +6,10 @@
 //! with [`Zone::servfail`] answer SERVFAIL; names marked with [`Zone::no_answer`] are never
 //! answered (the client times out).
 //!
+//! [`Zone::signed`] DNSSEC-signs the zone (NSEC, one ECDSA P-256 key for the root zone); the
+//! server then writes its DNSKEY to a trust anchor file ([`DnsServer::trust_anchor_file`], for
+//! `--trust-anchor`). [`Zone::bogus`] breaks the signatures of one name's RRsets.
+//!
 //! ```ignore
 //! let dns = DnsServer::start(
 //!     Zone::new()
@@ -19,10 +23,14 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use hickory_proto::dnssec::crypto::EcdsaSigningKey;
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, RRSIG};
+use hickory_proto::dnssec::{Algorithm, DnssecSigner, SigningKey};
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, SOA, SRV, TXT};
-use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, SOA, SRV, TLSA, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet};
 use hickory_server::Server;
+use hickory_server::dnssec::NxProofKind;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
@@ -50,6 +58,8 @@ pub struct Zone {
     records: Vec<Record>,
     servfail: HashSet<LowerName>,
     no_answer: HashSet<LowerName>,
+    signed: bool,
+    bogus: HashSet<LowerName>,
 }
 
 impl Zone {
@@ -96,6 +106,34 @@ impl Zone {
         self.record(owner, RData::CNAME(CNAME(name(target))))
     }
 
+    /// TLSA (RFC 6698), e.g. `.tlsa("_5222._tcp.xmpp.example.test", 3, 1, 1, &digest)`.
+    pub fn tlsa(self, owner: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) -> Self {
+        self.record(
+            owner,
+            RData::TLSA(TLSA::new(
+                usage.into(),
+                selector.into(),
+                matching.into(),
+                data.to_vec(),
+            )),
+        )
+    }
+
+    /// DNSSEC-signs the whole zone (the root zone, so every name is signed) with NSEC denial of
+    /// existence. The trust anchor is [`DnsServer::trust_anchor_file`].
+    pub fn signed(mut self) -> Self {
+        self.signed = true;
+        self
+    }
+
+    /// Signs the zone ([`Zone::signed`]) but corrupts the signatures over every RRset of
+    /// `owner`: a validating resolver finds them bogus.
+    pub fn bogus(mut self, owner: &str) -> Self {
+        self.signed = true;
+        self.bogus.insert(LowerName::new(&name(owner)));
+        self
+    }
+
     /// Every query for `owner` (any type) answers SERVFAIL.
     pub fn servfail(mut self, owner: &str) -> Self {
         self.servfail.insert(LowerName::new(&name(owner)));
@@ -108,14 +146,15 @@ impl Zone {
         self
     }
 
-    fn into_handler(self) -> ZoneRequestHandler {
+    /// The request handler, and the trust anchor (a DNSKEY record as text) when signed.
+    fn into_handler(self) -> (ZoneRequestHandler, Option<String>) {
         let origin = Name::root();
         let mut zone =
             InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
                 origin.clone(),
                 ZoneType::Primary,
                 AxfrPolicy::Deny,
-                None,
+                self.signed.then_some(NxProofKind::Nsec),
             );
         let serial = 1;
         let soa = SOA::new(
@@ -138,14 +177,75 @@ impl Zone {
                 "the zone refused the record {text}"
             );
         }
+        let anchor = self.signed.then(|| sign(&mut zone, &origin, &self.bogus));
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::new(&origin), vec![std::sync::Arc::new(zone)]);
-        ZoneRequestHandler {
+        let handler = ZoneRequestHandler {
             catalog,
             servfail: self.servfail,
             no_answer: self.no_answer,
-        }
+        };
+        (handler, anchor)
     }
+}
+
+/// Signs `zone` with a fresh ECDSA P-256 key, corrupts the RRSIGs of the `bogus` names, and
+/// returns the trust anchor (the DNSKEY record in zone-file form).
+fn sign(
+    zone: &mut InMemoryZoneHandler<hickory_server::net::runtime::TokioRuntimeProvider>,
+    origin: &Name,
+    bogus: &HashSet<LowerName>,
+) -> String {
+    let algorithm = Algorithm::ECDSAP256SHA256;
+    let pkcs8 = EcdsaSigningKey::generate_pkcs8(algorithm).expect("generate a DNSSEC key");
+    let key = EcdsaSigningKey::from_pkcs8(&pkcs8, algorithm).expect("load the DNSSEC key");
+    let public = key.to_public_key().expect("DNSSEC public key");
+    let dnskey = DNSKEY::from_key(&public);
+    let signer = DnssecSigner::new(
+        dnskey.clone(),
+        Box::new(key),
+        origin.clone(),
+        Duration::from_secs(7 * 86400),
+    );
+    zone.add_zone_signing_key_mut(signer)
+        .expect("add the zone signing key");
+    zone.secure_zone_mut().expect("sign the zone");
+    for (key, rrset) in zone.records_get_mut().iter_mut() {
+        if !bogus.contains(&key.name) {
+            continue;
+        }
+        let mut broken = RecordSet::clone(rrset);
+        let rrsigs: Vec<Record> = broken
+            .rrsigs()
+            .iter()
+            .map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
+                    let mut bytes = sig.sig().to_vec();
+                    if let Some(b) = bytes.get_mut(8) {
+                        *b ^= 0x5a;
+                    }
+                    Record::from_rdata(
+                        r.name.clone(),
+                        r.ttl,
+                        RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(
+                            sig.input().clone(),
+                            bytes,
+                        ))),
+                    )
+                }
+                _ => r.clone(),
+            })
+            .collect();
+        assert!(!rrsigs.is_empty(), "no RRSIG to break at {}", key.name);
+        broken.set_rrsigs(rrsigs);
+        *rrset = std::sync::Arc::new(broken);
+    }
+    Record::from_rdata(
+        origin.clone(),
+        TTL,
+        RData::DNSSEC(DNSSECRData::DNSKEY(dnskey)),
+    )
+    .to_string()
 }
 
 /// The catalog, with SERVFAIL and silence for chosen names in front of it.
@@ -194,6 +294,8 @@ impl RequestHandler for ZoneRequestHandler {
 pub struct DnsServer {
     addr: SocketAddr,
     server: Server<ZoneRequestHandler>,
+    /// The signed zone's DNSKEY in a file, for `--trust-anchor`.
+    trust_anchor: Option<(tempfile::TempDir, std::path::PathBuf)>,
 }
 
 impl DnsServer {
@@ -201,10 +303,30 @@ impl DnsServer {
     pub async fn start(zone: Zone) -> DnsServer {
         let (udp, tcp) = bind_same_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
         let addr = udp.local_addr().expect("UDP local address");
-        let mut server = Server::new(zone.into_handler());
+        let (handler, anchor) = zone.into_handler();
+        let trust_anchor = anchor.map(|text| {
+            let dir = tempfile::Builder::new()
+                .prefix("manifesto-dnssec-")
+                .tempdir()
+                .expect("temp dir for the trust anchor");
+            let path = dir.path().join("trust-anchor.key");
+            std::fs::write(&path, format!("{text}\n")).expect("write the trust anchor");
+            (dir, path)
+        });
+        let mut server = Server::new(handler);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 16);
-        DnsServer { addr, server }
+        DnsServer {
+            addr,
+            server,
+            trust_anchor,
+        }
+    }
+
+    /// The DNSKEY of a signed zone ([`Zone::signed`]) in a trust anchor file, for
+    /// `--trust-anchor`; `None` for an unsigned zone.
+    pub fn trust_anchor_file(&self) -> Option<&std::path::Path> {
+        self.trust_anchor.as_ref().map(|(_, p)| p.as_path())
     }
 
     /// Where the server listens (UDP and TCP).

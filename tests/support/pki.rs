@@ -45,6 +45,7 @@ pub struct LeafSpec {
     key: KeyKind,
     expired: bool,
     self_signed: bool,
+    expires_in_days: Option<i64>,
 }
 
 impl LeafSpec {
@@ -57,6 +58,7 @@ impl LeafSpec {
             key: KeyKind::EcdsaP256,
             expired: false,
             self_signed: false,
+            expires_in_days: None,
         }
     }
 
@@ -81,6 +83,12 @@ impl LeafSpec {
     /// Validity entirely in the past (not_before 30 days ago, not_after yesterday).
     pub fn expired(mut self) -> Self {
         self.expired = true;
+        self
+    }
+
+    /// Valid now but expiring `days` from now (instead of 90), e.g. for expiry advisories.
+    pub fn expires_in_days(mut self, days: i64) -> Self {
+        self.expires_in_days = Some(days);
         self
     }
 
@@ -238,7 +246,7 @@ impl Pki {
             params.not_after = now - Duration::days(1);
         } else {
             params.not_before = now - Duration::days(1);
-            params.not_after = now + Duration::days(90);
+            params.not_after = now + Duration::days(spec.expires_in_days.unwrap_or(90));
         }
         // rcgen writes otherName values as UTF8String only, and SRV-ID must be an IA5String:
         // build the whole subjectAltName extension by hand.
