@@ -236,7 +236,7 @@ impl Git {
         let mut cmd = tokio::process::Command::new("git");
         cmd.arg("-C")
             .arg(&self.dir)
-            .args(["-c", "core.quotePath=off", "-c", "diff.external="])
+            .args(["-c", "core.quotePath=off"])
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_OPTIONAL_LOCKS", "0")

@@ -39,6 +39,15 @@ fn base_repo() -> (Repo, String) {
 
 /// Review with an empty DNS zone (no domain resolves) and short timeouts.
 async fn review_offline(repo: &Repo, base: &str, extra: &[&str]) -> ReviewRun {
+    review_offline_with(repo, base, extra, manifesto()).await
+}
+
+async fn review_offline_with(
+    repo: &Repo,
+    base: &str,
+    extra: &[&str],
+    cmd: std::process::Command,
+) -> ReviewRun {
     let dns = DnsServer::start(Zone::new()).await;
     let resolver = dns.resolver_arg();
     let mut args = vec![
@@ -50,7 +59,6 @@ async fn review_offline(repo: &Repo, base: &str, extra: &[&str]) -> ReviewRun {
     ];
     args.extend_from_slice(extra);
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let cmd = manifesto();
     tokio::task::block_in_place(|| {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         review(cmd, repo, base, &refs)
@@ -482,4 +490,24 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
     if std::env::var_os("SHOW_COMMENT").is_some() {
         println!("{}", run.comment);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn step_summary_gets_the_same_markdown() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    repo.commit("the PR");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let mut cmd = manifesto();
+    cmd.env("GITHUB_STEP_SUMMARY", &summary);
+    let run = review_offline_with(&repo, &base, &["--author", "ada"], cmd).await;
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.json["author"], "ada");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(written, format!("earlier step\n{}\n", run.comment));
 }
