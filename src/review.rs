@@ -476,12 +476,14 @@ pub fn parse_name_status(out: &[u8]) -> Result<Vec<Change>, String> {
     Ok(changes)
 }
 
-/// `signatories/NAME.toml`, directly in the directory, not hidden.
+/// `signatories/NAME.toml`, directly in the directory, not hidden, no control characters (a
+/// file name with a line break is reported as another file, never fed to `git cat-file`).
 pub fn is_signatory_path(path: &str) -> bool {
     path.strip_prefix(SIGNATORIES_DIR)
         .and_then(|r| r.strip_prefix('/'))
         .is_some_and(|name| {
             !name.contains('/')
+                && !name.chars().any(char::is_control)
                 && !name.starts_with('.')
                 && name.len() > 5
                 && name.ends_with(".toml")
@@ -1226,6 +1228,7 @@ mod tests {
         assert!(!is_signatory_path("signatories/README.md"));
         assert!(!is_signatory_path("README.md"));
         assert!(!is_signatory_path("signatoriesx/a.toml"));
+        assert!(!is_signatory_path("signatories/a\nb.toml"));
     }
 
     #[test]

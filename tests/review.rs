@@ -237,9 +237,19 @@ async fn hostile_file_names_and_values_render_inert() {
         &developer(nasty, "mallory"),
     );
     repo.write(&format!("{}.txt", "a".repeat(200)), "x");
+    repo.write(
+        "signatories/line\nbreak <b>.toml",
+        &developer("Line Break", "mallory"),
+    );
     repo.commit("the PR");
     let run = review_offline(&repo, &base, &["--author", "mallory"]).await;
     assert_eq!(run.code, 1, "{}", run.dump());
+    let others = run.json["other_files"].to_string();
+    assert!(
+        others.contains("signatories/line\\nbreak <b>.toml"),
+        "{}",
+        run.dump()
+    );
     assert_inert(&run.comment);
     assert!(run.stdout.contains("::error file="), "{}", run.dump());
 }
