@@ -48,7 +48,17 @@ async fn review_offline_with(
     extra: &[&str],
     cmd: std::process::Command,
 ) -> ReviewRun {
-    let dns = DnsServer::start(Zone::new()).await;
+    review_in_zone(repo, base, extra, cmd, Zone::new()).await
+}
+
+async fn review_in_zone(
+    repo: &Repo,
+    base: &str,
+    extra: &[&str],
+    cmd: std::process::Command,
+    zone: Zone,
+) -> ReviewRun {
+    let dns = DnsServer::start(zone).await;
     let resolver = dns.resolver_arg();
     let mut args = vec![
         "--allow-private",
@@ -520,4 +530,26 @@ async fn step_summary_gets_the_same_markdown() {
     assert_eq!(run.json["author"], "ada");
     let written = std::fs::read_to_string(&summary).unwrap();
     assert_eq!(written, format!("earlier step\n{}\n", run.comment));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn domain_control_is_inconclusive_when_dns_fails() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/gamma.net.toml",
+        &operator("Gamma", &["gamma.net"], "gina"),
+    );
+    repo.commit("the PR");
+    let zone = Zone::new().servfail("_xmpp-manifesto.gamma.net");
+    let run = review_in_zone(&repo, &base, &["--author", "gina"], manifesto(), zone).await;
+    assert_eq!(
+        run.requirement("gamma.net", "domain-control"),
+        "inconclusive",
+        "{}",
+        run.dump()
+    );
+    // Nothing serves gamma.net in this zone: no requirement fails, none passes either.
+    assert_eq!(run.json["verdict"], "inconclusive", "{}", run.dump());
+    assert_eq!(run.code, 3, "inconclusive exits 3 like check");
+    assert!(run.comment.contains("❔ inconclusive"), "{}", run.comment);
 }
