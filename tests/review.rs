@@ -553,3 +553,43 @@ async fn domain_control_is_inconclusive_when_dns_fails() {
     assert_eq!(run.code, 3, "inconclusive exits 3 like check");
     assert!(run.comment.contains("❔ inconclusive"), "{}", run.comment);
 }
+
+/// The files are read from the head commit, not from whatever is checked out.
+#[tokio::test(flavor = "multi_thread")]
+async fn head_is_read_from_git_not_the_work_tree() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        "name = \"Ada Lovelace\"\nrole = \"developer\"\nbroken = [\n",
+    );
+    let head = repo.commit("the PR");
+    repo.git(&["checkout", "-q", "main"]);
+    // The work tree now holds the base; an untracked, valid file of the same name is ignored.
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = manifesto()
+        .arg("review")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--base", &base, "--head", &head, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("review.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["head"], head.as_str());
+    assert_eq!(
+        json["files"][0]["change"]["path"],
+        "signatories/ada-lovelace.toml"
+    );
+    assert_ne!(
+        json["files"][0]["problems"],
+        serde_json::json!([]),
+        "{json:#}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
