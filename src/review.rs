@@ -261,19 +261,21 @@ impl Git {
             })),
             _ => None,
         };
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
+        // Each pipe is dropped as soon as its reader stops (at EOF or at the cap), so a git that
+        // writes too much gets EPIPE and exits instead of blocking until the timeout.
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
         let work = async {
             let mut out = Vec::new();
             let mut err = Vec::new();
             let read_out = async {
-                if let Some(s) = stdout.as_mut() {
+                if let Some(s) = stdout {
                     s.take(MAX_GIT_OUTPUT + 1).read_to_end(&mut out).await?;
                 }
                 Ok::<_, std::io::Error>(())
             };
             let read_err = async {
-                if let Some(s) = stderr.as_mut() {
+                if let Some(s) = stderr {
                     s.take(64 * 1024).read_to_end(&mut err).await?;
                 }
                 Ok::<_, std::io::Error>(())
