@@ -66,6 +66,9 @@ pub enum Command {
     Site(crate::site::SiteArgs),
     /// Create or update the bot's sticky review comment on a pull request, and its label.
     Comment(crate::github::CommentArgs),
+    /// Review a pull request on the registry: validate the signatory files it changes, check
+    /// their domains (and domain control), write comment.md and review.json.
+    Review(crate::review::ReviewArgs),
 }
 
 /// Network options shared by every command that checks domains.
@@ -221,6 +224,17 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     .is_some_and(crate::github::GithubError::is_usage);
                 eprintln!("error: {e:#}");
                 Ok(if usage { Exit::Usage } else { Exit::Fail })
+            }
+        },
+        Command::Review(args) => match crate::review::run_review(&args).await {
+            Ok(exit) => Ok(exit),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(if e.is_usage() {
+                    Exit::Usage
+                } else {
+                    Exit::Fail
+                })
             }
         },
     }

@@ -20,6 +20,7 @@ pub mod posture;
 pub mod probes;
 pub mod registry;
 pub mod report;
+pub mod review;
 pub mod site;
 pub mod tls;
 pub mod xml;

@@ -1,0 +1,595 @@
+//! `manifesto review` on temporary git repositories: which files a PR adds, modifies, renames
+//! or deletes; files outside `signatories/`; invalid TOML with file:line; domain control and the
+//! checks of real Prosody servers behind in-process DNS; hostile strings render inert.
+
+mod gitrepo;
+mod support;
+
+use std::collections::BTreeMap;
+
+use gitrepo::{Repo, ReviewRun, developer, operator, review};
+use support::check::manifesto;
+use support::dns::{DnsServer, Zone};
+use support::pki::Pki;
+use support::prosody::Prosody;
+use time::OffsetDateTime;
+use xmpp_manifesto::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
+use xmpp_manifesto::report::{
+    Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
+    Verdict,
+};
+use xmpp_manifesto::review::{
+    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA, render_comment,
+};
+
+/// A base registry of one operator and two developers, committed on `main`; then branch `pr`.
+fn base_repo() -> (Repo, String) {
+    let repo = Repo::new();
+    repo.write(
+        "signatories/alpha.net.toml",
+        &operator("Alpha", &["alpha.net"], "alice"),
+    );
+    repo.write("signatories/jane-doe.toml", &developer("Jane Doe", "jane"));
+    repo.write("signatories/john-roe.toml", &developer("John Roe", "john"));
+    repo.write("README.md", "registry\n");
+    let base = repo.commit("base registry");
+    repo.branch("pr");
+    (repo, base)
+}
+
+/// Review with an empty DNS zone (no domain resolves) and short timeouts.
+async fn review_offline(repo: &Repo, base: &str, extra: &[&str]) -> ReviewRun {
+    review_offline_with(repo, base, extra, manifesto()).await
+}
+
+async fn review_offline_with(
+    repo: &Repo,
+    base: &str,
+    extra: &[&str],
+    cmd: std::process::Command,
+) -> ReviewRun {
+    review_in_zone(repo, base, extra, cmd, Zone::new()).await
+}
+
+async fn review_in_zone(
+    repo: &Repo,
+    base: &str,
+    extra: &[&str],
+    cmd: std::process::Command,
+    zone: Zone,
+) -> ReviewRun {
+    let dns = DnsServer::start(zone).await;
+    let resolver = dns.resolver_arg();
+    let mut args = vec![
+        "--allow-private",
+        "--resolver",
+        resolver.as_str(),
+        "--timeout",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::block_in_place(|| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        review(cmd, repo, base, &refs)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_modify_rename_delete() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    repo.write(
+        "signatories/jane-doe.toml",
+        &developer("Jane Doe", "jane").replace("I support it.", "I still support it."),
+    );
+    repo.rename("signatories/john-roe.toml", "signatories/john-roe-2.toml");
+    repo.remove("signatories/alpha.net.toml");
+    repo.commit("the PR");
+
+    let run = review_offline(&repo, &base, &["--author", "ada"]).await;
+    assert_eq!(run.json["schema"], SCHEMA, "{}", run.dump());
+    assert_eq!(
+        run.file("signatories/ada-lovelace.toml")["change"]["kind"],
+        "added"
+    );
+    assert_eq!(
+        run.file("signatories/jane-doe.toml")["change"]["kind"],
+        "modified"
+    );
+    let renamed = run.file("signatories/john-roe-2.toml");
+    assert_eq!(renamed["change"]["kind"], "renamed");
+    assert_eq!(renamed["change"]["from"], "signatories/john-roe.toml");
+    assert_eq!(
+        run.file("signatories/alpha.net.toml")["change"]["kind"],
+        "deleted"
+    );
+    for f in run.json["files"].as_array().unwrap() {
+        assert_eq!(f["problems"], serde_json::json!([]), "{}", run.dump());
+    }
+    assert_eq!(run.json["other_files"], serde_json::json!([]));
+    assert_eq!(run.json["domains"], serde_json::json!([]));
+    assert_eq!(run.json["verdict"], "pass", "{}", run.dump());
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.comment.starts_with(REVIEW_MARKER), "{}", run.comment);
+    assert!(run.comment.contains(&verdict_marker(Verdict::Pass)));
+    assert!(
+        run.comment
+            .contains("renamed signatories/john\\-roe\\.toml → signatories/john\\-roe\\-2\\.toml"),
+        "{}",
+        run.comment
+    );
+    assert!(
+        run.comment
+            .contains("deleted signatories/alpha\\.net\\.toml"),
+        "{}",
+        run.comment
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_outside_signatories_are_reported() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    repo.write("README.md", "registry, edited\n");
+    repo.write(".github/workflows/review.yml", "name: review\n");
+    repo.write("signatories/notes.txt", "not a signatory file\n");
+    repo.commit("the PR");
+
+    let run = review_offline(&repo, &base, &[]).await;
+    let others: Vec<&str> = run.json["other_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        others,
+        [
+            ".github/workflows/review.yml",
+            "README.md",
+            "signatories/notes.txt"
+        ],
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.json["verdict"], "fail");
+    assert_eq!(run.code, 1, "{}", run.dump());
+    assert!(
+        run.comment.contains("Changes outside `signatories/`"),
+        "{}",
+        run.comment
+    );
+    assert!(run.comment.contains("README\\.md"), "{}", run.comment);
+    assert!(
+        run.stdout
+            .contains("::error file=README.md,title=manifesto review::"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_toml_is_reported_with_file_and_line() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        "name = \"Ada Lovelace\"\nrole = \"developer\"\nstatement = \"unterminated\nsigned = 2024-05-01\n",
+    );
+    repo.commit("the PR");
+
+    let run = review_offline(&repo, &base, &[]).await;
+    let problems = run.file("signatories/ada-lovelace.toml")["problems"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!problems.is_empty(), "{}", run.dump());
+    assert_eq!(problems[0]["line"], 3, "{}", run.dump());
+    assert!(
+        run.stdout
+            .contains("::error file=signatories/ada-lovelace.toml,line=3,"),
+        "{}",
+        run.dump()
+    );
+    assert!(run.comment.contains("line 3, column"), "{}", run.comment);
+    assert!(run.comment.contains(&verdict_marker(Verdict::Fail)));
+    assert_eq!(run.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_already_listed_elsewhere_is_an_error() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/beta.net.toml",
+        &operator("Beta", &["beta.net", "alpha.net"], "bob"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "bob"]).await;
+    let problems = run.file("signatories/beta.net.toml")["problems"].to_string();
+    assert!(problems.contains("alpha.net"), "{}", run.dump());
+    assert!(
+        problems.contains("signatories/alpha.net.toml"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.json["domains"],
+        serde_json::json!([]),
+        "no checks of an invalid file"
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_exit_2() {
+    let (repo, _base) = base_repo();
+    let run = review_offline(&repo, "no-such-ref", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.dump());
+    let run = review_offline(&repo, "--output=/tmp/x", &[]).await;
+    assert_eq!(run.code, 2, "{}", run.dump());
+    let (repo, base) = base_repo();
+    let run = review_offline(&repo, &base, &["--author", "@org/team"]).await;
+    assert_eq!(run.code, 2, "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_file_names_and_values_render_inert() {
+    let (repo, base) = base_repo();
+    let nasty = "<script>alert(1)</script> @org/team ](javascript:alert(1)) ``` `x`";
+    repo.write(
+        "signatories/[x](javascript:alert(1)) @org-team <img>.toml",
+        &developer(nasty, "mallory"),
+    );
+    repo.write(&format!("{}.txt", "a".repeat(200)), "x");
+    repo.write(
+        "signatories/line\nbreak <b>.toml",
+        &developer("Line Break", "mallory"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "mallory"]).await;
+    assert_eq!(run.code, 1, "{}", run.dump());
+    let others = run.json["other_files"].to_string();
+    assert!(
+        others.contains("signatories/line\\nbreak <b>.toml"),
+        "{}",
+        run.dump()
+    );
+    assert_inert(&run.comment);
+    assert!(run.stdout.contains("::error file="), "{}", run.dump());
+}
+
+/// No HTML, no mention, no link, no unescaped code span from outside data.
+fn assert_inert(body: &str) {
+    for bad in ["<script", "<img", "](javascript", "@org", "```", "`x`"] {
+        assert!(!body.contains(bad), "{bad:?} in:\n{body}");
+    }
+    // The only HTML is ours.
+    for (i, _) in body.match_indices('<') {
+        let rest = &body[i..];
+        assert!(
+            [
+                "<!-- xmpp-manifesto:",
+                "<details>",
+                "</details>",
+                "<summary>",
+                "</summary>",
+                "<sub>",
+                "</sub>"
+            ]
+            .iter()
+            .any(|ok| rest.starts_with(ok)),
+            "unexpected '<' at {i}: {}",
+            &rest[..rest.len().min(40)]
+        );
+    }
+}
+
+fn requirement(status: Status, text: &str) -> Requirement {
+    Requirement {
+        status,
+        summary: text.to_owned(),
+        basis: None,
+        fix: None,
+        evidence: vec![text.to_owned(), text.to_owned()],
+    }
+}
+
+/// A review whose every outside string is `text`.
+fn hostile_review(text: &str, domains: usize) -> ReviewReport {
+    let mut requirements = BTreeMap::new();
+    for id in RequirementId::CHECK {
+        requirements.insert(id, requirement(Status::Fail, text));
+    }
+    requirements.insert(
+        RequirementId::DomainControl,
+        requirement(Status::Pass, text),
+    );
+    let report = Report {
+        schema: REPORT_SCHEMA.into(),
+        domain: "hostile.net".into(),
+        verdict: Verdict::Fail,
+        checked_at: OffsetDateTime::now_utc(),
+        tool_version: text.into(),
+        duration_ms: 1,
+        requirements,
+        advisories: vec![Advisory {
+            id: text.into(),
+            level: AdvisoryLevel::Warn,
+            summary: text.into(),
+            fix: Some(text.into()),
+            evidence: vec![text.into()],
+        }],
+        discovery: vec![],
+        endpoints: vec![],
+        software: None,
+    };
+    ReviewReport {
+        schema: SCHEMA.into(),
+        verdict: Verdict::Fail,
+        base: "b".repeat(40),
+        head: "c".repeat(40),
+        author: Some("mallory".into()),
+        reviewed_at: OffsetDateTime::now_utc(),
+        tool_version: "0.1.0".into(),
+        files: vec![FileReview {
+            change: Change {
+                kind: ChangeKind::Added,
+                path: format!("signatories/{text}.toml"),
+                from: None,
+            },
+            problems: vec![FileProblem {
+                line: 1,
+                column: 1,
+                message: text.into(),
+                hint: text.into(),
+            }],
+            name: Some(text.into()),
+            role: None,
+            domains: vec![],
+            github: None,
+        }],
+        other_files: vec![Change {
+            kind: ChangeKind::Modified,
+            path: text.into(),
+            from: None,
+        }],
+        domains: (0..domains)
+            .map(|i| DomainReview {
+                domain: format!("d{i}.hostile.net"),
+                file: text.into(),
+                report: report.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn hostile_server_strings_render_inert() {
+    let text = "<script>alert(1)</script> @org/team [a](javascript:alert(1)) ](javascript:x) `x` ``` | # *b*";
+    let body = render_comment(&hostile_review(text, 2)).unwrap();
+    assert_inert(&body);
+    assert!(body.contains("&lt;script\\>alert"), "{body}");
+    assert!(body.contains("@\u{200D}org/team"), "{body}");
+    assert!(body.contains("<details><summary>Evidence</summary>"));
+}
+
+#[test]
+fn huge_fields_are_truncated_but_the_verdict_stays() {
+    let field = "@org/team <script> `x` ".repeat(65_536 / 23 + 1);
+    let field: String = field.chars().take(65_536).collect();
+    assert_eq!(field.chars().count(), 65_536);
+    for domains in [1, 40, 400] {
+        let review = hostile_review(&field, domains);
+        let body = render_comment(&review).unwrap();
+        let chars = body.chars().count();
+        assert!(
+            chars <= MAX_BODY_CHARS,
+            "{chars} characters with {domains} domains"
+        );
+        assert!(body.starts_with(REVIEW_MARKER));
+        assert!(body.contains(&verdict_marker(Verdict::Fail)));
+        assert!(
+            body.contains("## xmpp-manifesto review: ❌ fail"),
+            "{}",
+            &body[..500]
+        );
+        assert_inert(&body);
+        // The body goes through `manifesto comment` unchanged.
+        assert_eq!(xmpp_manifesto::github::prepare_body(&body).unwrap(), body);
+    }
+}
+
+/// Two operators on one real Prosody: one proves domain control with a TXT record, one does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn domains_are_checked_against_prosody_with_domain_control() {
+    let pki = Pki::new();
+    let good = "good-operator.net";
+    let bad = "no-txt-operator.net";
+    let cert = pki.leaf(&[good, bad]);
+    let p = Prosody::builder()
+        .vhost(good)
+        .vhost(bad)
+        .cert(&cert)
+        .start()
+        .await
+        .expect("start Prosody");
+    let host = "xmpp.good-operator.net";
+    let mut zone = Zone::new().ip(host, p.ip());
+    for d in [good, bad] {
+        zone = zone
+            .srv(&format!("_xmpp-client._tcp.{d}"), 5, 0, p.c2s_port(), host)
+            .srv(&format!("_xmpp-server._tcp.{d}"), 5, 0, p.s2s_port(), host);
+    }
+    // The author's login in a TXT record among others; case does not matter.
+    zone = zone
+        .txt(&format!("_xmpp-manifesto.{good}"), "v=spf1 -all")
+        .txt(&format!("_xmpp-manifesto.{good}"), "github=Carol");
+    let dns = DnsServer::start(zone).await;
+
+    let (repo, base) = base_repo();
+    repo.write(
+        &format!("signatories/{good}.toml"),
+        &operator("Good", &[good], "carol"),
+    );
+    repo.write(
+        &format!("signatories/{bad}.toml"),
+        &operator("Bad", &[bad], "dave"),
+    );
+    repo.commit("the PR");
+    let resolver = dns.resolver_arg();
+    let ca = pki.ca_file().to_str().unwrap().to_owned();
+    let args = [
+        "--author",
+        "carol",
+        "--allow-private",
+        "--resolver",
+        resolver.as_str(),
+        "--ca-file",
+        ca.as_str(),
+        "--timeout",
+        "5",
+    ];
+    let run = tokio::task::block_in_place(|| review(manifesto(), &repo, &base, &args));
+
+    assert_eq!(
+        run.requirement(good, "domain-control"),
+        "pass",
+        "{}",
+        run.dump()
+    );
+    for id in [
+        "c2s-tls-required",
+        "s2s-tls-required",
+        "trusted-certificate",
+    ] {
+        assert_eq!(run.requirement(good, id), "pass", "{id}: {}", run.dump());
+    }
+    assert_eq!(
+        run.requirement(bad, "c2s-tls-required"),
+        "pass",
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.requirement(bad, "domain-control"),
+        "fail",
+        "{}",
+        run.dump()
+    );
+    let fix = run.domain(bad)["report"]["requirements"]["domain-control"]["fix"]
+        .as_str()
+        .unwrap();
+    assert!(
+        fix.contains("`_xmpp-manifesto.no-txt-operator.net. 3600 IN TXT \"github=dave\"`"),
+        "{fix}"
+    );
+    assert!(
+        run.comment.contains(fix),
+        "the comment shows the record:\n{}",
+        run.comment
+    );
+    assert_eq!(run.json["verdict"], "fail");
+    assert_eq!(run.code, 1, "{}", run.dump());
+    assert!(
+        run.comment
+            .contains("`manifesto check no-txt-operator.net`"),
+        "{}",
+        run.comment
+    );
+    assert!(
+        run.comment.contains("| `domain-control` | ✅ pass |"),
+        "{}",
+        run.comment
+    );
+    if std::env::var_os("SHOW_COMMENT").is_some() {
+        println!("{}", run.comment);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn step_summary_gets_the_same_markdown() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    repo.commit("the PR");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let mut cmd = manifesto();
+    cmd.env("GITHUB_STEP_SUMMARY", &summary);
+    let run = review_offline_with(&repo, &base, &["--author", "ada"], cmd).await;
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.json["author"], "ada");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(written, format!("earlier step\n{}\n", run.comment));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn domain_control_is_inconclusive_when_dns_fails() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/gamma.net.toml",
+        &operator("Gamma", &["gamma.net"], "gina"),
+    );
+    repo.commit("the PR");
+    let zone = Zone::new().servfail("_xmpp-manifesto.gamma.net");
+    let run = review_in_zone(&repo, &base, &["--author", "gina"], manifesto(), zone).await;
+    assert_eq!(
+        run.requirement("gamma.net", "domain-control"),
+        "inconclusive",
+        "{}",
+        run.dump()
+    );
+    // Nothing serves gamma.net in this zone: no requirement fails, none passes either.
+    assert_eq!(run.json["verdict"], "inconclusive", "{}", run.dump());
+    assert_eq!(run.code, 3, "inconclusive exits 3 like check");
+    assert!(run.comment.contains("❔ inconclusive"), "{}", run.comment);
+}
+
+/// The files are read from the head commit, not from whatever is checked out.
+#[tokio::test(flavor = "multi_thread")]
+async fn head_is_read_from_git_not_the_work_tree() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        "name = \"Ada Lovelace\"\nrole = \"developer\"\nbroken = [\n",
+    );
+    let head = repo.commit("the PR");
+    repo.git(&["checkout", "-q", "main"]);
+    // The work tree now holds the base; an untracked, valid file of the same name is ignored.
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = manifesto()
+        .arg("review")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--base", &base, "--head", &head, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("review.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["head"], head.as_str());
+    assert_eq!(
+        json["files"][0]["change"]["path"],
+        "signatories/ada-lovelace.toml"
+    );
+    assert_ne!(
+        json["files"][0]["problems"],
+        serde_json::json!([]),
+        "{json:#}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
