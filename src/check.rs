@@ -36,6 +36,8 @@ pub struct CheckOptions {
     pub s2s_from: String,
     /// How long a probe waits for an answer before calling it silence.
     pub probe_wait: Duration,
+    /// Spacing between connections to the same address (a sweep shares one over its checks).
+    pub pacer: Option<Arc<net::Pacer>>,
 }
 
 impl Default for CheckOptions {
@@ -47,6 +49,7 @@ impl Default for CheckOptions {
             timeout: Duration::from_secs(10),
             s2s_from: DEFAULT_S2S_FROM.into(),
             probe_wait: Duration::from_millis(1000),
+            pacer: None,
         }
     }
 }
@@ -158,6 +161,7 @@ impl Checker {
             tls: &self.tls,
             roots: &self.roots,
             limits: Limits::default(),
+            pacer: self.opts.pacer.as_deref(),
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {
