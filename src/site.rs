@@ -249,6 +249,9 @@ struct LifecycleView {
     date: Option<String>,
     /// A second fact, e.g. "lapses on 2026-02-01".
     note: Option<String>,
+    /// Whether it says more than the status beside it ("never verified" next to "not verified"
+    /// does not).
+    shown: bool,
 }
 
 fn lifecycle_view(lc: &Lifecycle) -> LifecycleView {
@@ -274,6 +277,7 @@ fn lifecycle_view(lc: &Lifecycle) -> LifecycleView {
         label,
         date: day(lc.since),
         note,
+        shown: !(lc.state == State::NeverVerified && lc.checks == 0),
     }
 }
 
