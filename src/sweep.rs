@@ -60,7 +60,7 @@ pub struct SweepArgs {
     /// Minimum spacing between two connections to the same IP address, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10)]
     pub connect_interval: u64,
-    /// Seconds to wait before checking an inconclusive domain once more.
+    /// Seconds to wait before checking an inconclusive domain once more (0: no second check).
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub retry_after: f64,
     /// Check only these domains of the register (repeatable).
@@ -511,7 +511,9 @@ pub fn render_summary(summary: &SweepSummary) -> String {
     out
 }
 
-/// Runs `manifesto sweep`.
+/// Runs `manifesto sweep`. Exits 0 when the sweep completed, whatever the domains' verdicts
+/// (they are data, in the results); 2 on a usage error or an invalid register, and an I/O error
+/// (results not writable) stops the sweep with the previous files intact.
 pub async fn run_sweep(args: &SweepArgs) -> anyhow::Result<Exit> {
     let registry = match registry::load_dir(&args.registry, registry::today_utc()) {
         Ok(r) => r,
