@@ -30,6 +30,16 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// User + system CPU seconds of a process so far (clock ticks of 1/100 s on Linux).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 async fn bench(n: usize, pki: &Pki, extra: &[String]) {
     let domains: Vec<String> = (0..n).map(|i| format!("d{i:05}.{ZONE}")).collect();
     let wildcard = format!("*.{ZONE}");
@@ -89,9 +99,13 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
     let mut child = cmd.spawn().expect("run manifesto sweep");
     let pid = child.id();
     let mut peak = 0;
+    let mut cpu = 0.0_f64;
     let status = loop {
         if let Some(kib) = vm_hwm_kib(pid) {
             peak = peak.max(kib);
+        }
+        if let Some(c) = cpu_secs(pid) {
+            cpu = cpu.max(c);
         }
         match child.try_wait().expect("wait") {
             Some(status) => break status,
@@ -108,7 +122,7 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
         .map(|s| s.matches("\"state\": \"verified\"").count())
         .unwrap_or(0);
     println!(
-        "N = {n:>5}: wall {:>7.2} s, peak RSS {:>7.1} MiB, {passed}/{n} verified, exit {status} (Prosody started in {:.1} s)",
+        "N = {n:>5}: wall {:>7.2} s, sweep CPU {cpu:.1} s, peak RSS {:>7.1} MiB, {passed}/{n} verified, exit {status} (Prosody started in {:.1} s)",
         wall.as_secs_f64(),
         peak as f64 / 1024.0,
         prosody_start.as_secs_f64()
