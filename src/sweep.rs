@@ -43,19 +43,17 @@ pub const HISTORY_DIR: &str = "history";
 /// `manifesto sweep`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
-    #[command(flatten)]
-    pub network: NetworkArgs,
     /// Directory of signatory files.
-    #[arg(long, default_value = registry::SIGNATORIES_DIR)]
+    #[arg(long, value_name = "DIR", default_value = registry::SIGNATORIES_DIR)]
     pub registry: PathBuf,
     /// Results directory: latest reports, history/, status.json.
-    #[arg(long, default_value = "results")]
+    #[arg(long, value_name = "DIR", default_value = "results")]
     pub results: PathBuf,
     /// Checks running at the same time (one per domain).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub jobs: u16,
     /// Days a previously verified domain may fail before it lapses.
-    #[arg(long, default_value_t = lifecycle::DEFAULT_GRACE_DAYS)]
+    #[arg(long, value_name = "DAYS", default_value_t = lifecycle::DEFAULT_GRACE_DAYS)]
     pub grace_days: u32,
     /// Minimum spacing between two connections to the same IP address, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10)]
@@ -66,6 +64,8 @@ pub struct SweepArgs {
     /// Check only these domains of the register (repeatable).
     #[arg(long = "domain", value_name = "DOMAIN")]
     pub domains: Vec<String>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 /// One domain's entry in `status.json`.
