@@ -170,11 +170,18 @@ fn remove_stale_temp_files(dir: &Path) {
 /// Reads a history file; a missing file is an empty history. Lines that do not parse (there
 /// should be none) are skipped with a warning rather than losing the rest.
 pub fn read_history(path: &Path) -> anyhow::Result<Vec<HistoryEntry>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
+    Ok(parse_history(path, &read_history_text(path)?))
+}
+
+fn read_history_text(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn parse_history(path: &Path, text: &str) -> Vec<HistoryEntry> {
     let mut entries = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -185,7 +192,7 @@ pub fn read_history(path: &Path) -> anyhow::Result<Vec<HistoryEntry>> {
             Err(e) => eprintln!("warning: {}:{}: skipped: {e}", path.display(), i + 1),
         }
     }
-    Ok(entries)
+    entries
 }
 
 /// History file of a domain.
@@ -197,8 +204,8 @@ pub fn history_path(results: &Path, domain: &str) -> PathBuf {
 /// latest report. Returns the whole history.
 pub fn record(results: &Path, report: &Report) -> anyhow::Result<Vec<HistoryEntry>> {
     let path = history_path(results, &report.domain);
-    let mut history = read_history(&path)?;
-    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut text = read_history_text(&path)?;
+    let mut history = parse_history(&path, &text);
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
