@@ -42,6 +42,8 @@ pub struct CheckOptions {
     pub probe_wait: Duration,
     /// The shortest such wait.
     pub probe_wait_min: Duration,
+    /// Spacing between connections to the same address (a sweep shares one over its checks).
+    pub pacer: Option<Arc<net::Pacer>>,
 }
 
 impl Default for CheckOptions {
@@ -55,6 +57,7 @@ impl Default for CheckOptions {
             s2s_from: DEFAULT_S2S_FROM.into(),
             probe_wait: Duration::from_millis(2000),
             probe_wait_min: Duration::from_millis(400),
+            pacer: None,
         }
     }
 }
@@ -188,6 +191,7 @@ impl Checker {
             tls: &self.tls,
             roots: &self.roots,
             limits: Limits::default(),
+            pacer: self.opts.pacer.as_deref(),
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {

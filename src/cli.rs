@@ -64,6 +64,8 @@ pub enum Command {
     Validate(crate::registry::ValidateArgs),
     /// Build the public page from signatories/ and the latest check results.
     Site(crate::site::SiteArgs),
+    /// Re-check every operator domain of the register; keep latest reports, history, lifecycle.
+    Sweep(crate::sweep::SweepArgs),
     /// Create or update the bot's sticky review comment on a pull request, and its label.
     Comment(crate::github::CommentArgs),
     /// Review a pull request on the registry: validate the signatory files it changes, check
@@ -113,6 +115,7 @@ impl NetworkArgs {
             s2s_from: self.s2s_from.clone(),
             probe_wait: Duration::from_secs_f64(self.probe_wait),
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
+            pacer: None,
         }
     }
 }
@@ -215,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Check(args) => run_check(args).await,
         Command::Validate(args) => exit_of(crate::registry::run_validate(&args)?),
+        Command::Sweep(args) => crate::sweep::run_sweep(&args).await,
         Command::Site(args) => exit_of(crate::site::run_site(&args)?),
         Command::Comment(args) => match crate::github::run_comment(&args).await {
             Ok(code) => exit_of(code),

@@ -57,6 +57,43 @@ pub enum ConnectError {
     NotPublic(IpAddr),
 }
 
+/// Spacing between connections to the same address, shared by every check of a sweep: each
+/// connection to an IP address starts at least `interval` after the previous one to it.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: std::sync::Mutex<std::collections::HashMap<IpAddr, tokio::time::Instant>>,
+}
+
+impl Pacer {
+    pub fn new(interval: Duration) -> Pacer {
+        Pacer {
+            interval,
+            next: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Waits for this connection's turn to `ip`.
+    pub async fn wait(&self, ip: IpAddr) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let slot = {
+            let mut next = match self.next.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let slot = next.get(&ip).map_or(now, |t| (*t).max(now));
+            next.insert(ip, slot + self.interval);
+            slot
+        };
+        if slot > now {
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+}
+
 pub async fn connect(
     addr: SocketAddr,
     timeout: Duration,
@@ -76,6 +113,20 @@ pub async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pacer_spaces_connections_to_one_address() {
+        let pacer = Pacer::new(Duration::from_millis(100));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let start = tokio::time::Instant::now();
+        pacer.wait(a).await;
+        pacer.wait(b).await;
+        assert!(start.elapsed() < Duration::from_millis(50));
+        pacer.wait(a).await;
+        pacer.wait(a).await;
+        assert!(start.elapsed() >= Duration::from_millis(200));
+    }
 
     #[test]
     fn public_and_private() {

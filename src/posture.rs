@@ -22,7 +22,6 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::net;
 use crate::probes::Context;
 use crate::report::{Endpoint, ErrorKind, Mode, PostureOutcome, PostureProbe, Service, Status};
 use crate::xml::StreamEvent;
@@ -715,9 +714,7 @@ async fn open_transport(
     mode: Mode,
     addr: SocketAddr,
 ) -> Result<TcpStream, String> {
-    let tcp = net::connect(addr, ctx.timeout, ctx.allow_private)
-        .await
-        .map_err(|e| e.to_string())?;
+    let tcp = ctx.connect(addr).await.map_err(|e| e.to_string())?;
     if mode == Mode::DirectTls {
         return Ok(tcp);
     }

@@ -693,6 +693,7 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         tls: &tls,
         roots: &roots,
         limits: crate::xml::Limits::default(),
+        pacer: None,
     };
     let mode = if starttls {
         Mode::Starttls
@@ -757,6 +758,7 @@ async fn runner_classifies_scripted_servers() {
         tls: &tls,
         roots: &roots,
         limits: crate::xml::Limits::default(),
+        pacer: None,
     };
     let p = run_probe(&ctx, Service::C2s, Mode::DirectTls, addr, Offer::Sslv3).await;
     assert_eq!(p.outcome, PostureOutcome::Error);

@@ -91,9 +91,19 @@ pub struct Context<'a> {
     pub tls: &'a TlsClient,
     pub roots: &'a rustls::RootCertStore,
     pub limits: Limits,
+    /// Spacing between connections to one address, when the caller shares one.
+    pub pacer: Option<&'a net::Pacer>,
 }
 
 impl Context<'_> {
+    /// A bounded connect, after this address's turn when connections are paced.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, net::ConnectError> {
+        if let Some(pacer) = self.pacer {
+            pacer.wait(addr.ip()).await;
+        }
+        net::connect(addr, self.timeout, self.allow_private).await
+    }
+
     fn header(&self, service: Service) -> Header<'_> {
         Header {
             service,
@@ -151,7 +161,7 @@ async fn try_starttls_session(
     ep: &mut Endpoint,
     addr: SocketAddr,
 ) -> Result<(), Failure> {
-    let tcp = net::connect(addr, ctx.timeout, ctx.allow_private).await?;
+    let tcp = ctx.connect(addr).await?;
     let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
     let header = ctx.header(ep.service);
     let (stream_header, features) = stream.open(&header).await?;
@@ -214,7 +224,7 @@ async fn try_starttls_session(
 
 async fn direct_tls_session(ctx: &Context<'_>, ep: &mut Endpoint, addr: SocketAddr) {
     let result = async {
-        let tcp = net::connect(addr, ctx.timeout, ctx.allow_private).await?;
+        let tcp = ctx.connect(addr).await?;
         let alpn = match ep.service {
             Service::C2s => "xmpp-client",
             Service::S2s => "xmpp-server",
@@ -282,9 +292,7 @@ pub async fn enforcement_probe(
         duration_ms: 0,
     };
     let run = async {
-        let tcp = net::connect(addr, ctx.timeout, ctx.allow_private)
-            .await
-            .map_err(|e| e.to_string())?;
+        let tcp = ctx.connect(addr).await.map_err(|e| e.to_string())?;
         let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
         let opened = Instant::now();
         stream

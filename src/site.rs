@@ -26,6 +26,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::lifecycle::{self, HistoryEntry, Lifecycle, State};
 use crate::registry::{self, Registry, Role, Signatory};
 use crate::report::{self, Report, Status, Verdict};
 
@@ -124,19 +125,24 @@ impl DomainStatus {
 pub struct Results {
     /// Keyed by domain (A-label, lower case).
     pub latest: BTreeMap<String, Report>,
+    /// Lifecycle per domain, from `status.json` (written by `manifesto sweep`) when present;
+    /// domains it does not list get the lifecycle their latest report alone implies.
+    pub lifecycle: BTreeMap<String, Lifecycle>,
     /// Files that could not be used, with the reason (the site still builds).
     pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl Results {
-    /// Reads every `*.json` file directly under `dir` as a report. When several reports name
-    /// the same domain, the latest `checked_at` wins (so a later `history/` can sit beside).
+    /// Reads every `*.json` file directly under `dir` as a report, except the sweep's index
+    /// `status.json`, which gives the lifecycles. When several reports name the same domain, the
+    /// latest `checked_at` wins (`history/` beside is not read).
     pub fn load(dir: &Path) -> anyhow::Result<Results> {
         let mut results = Results::default();
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("reading results directory {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+            .filter(|p| p.file_name().is_none_or(|n| n != crate::sweep::STATUS_FILE))
             .collect();
         files.sort();
         for path in files {
@@ -152,7 +158,40 @@ impl Results {
                 Err(e) => results.skipped.push((path, e)),
             }
         }
+        match crate::sweep::StatusIndex::load(dir) {
+            Ok(Some(index)) => {
+                for (domain, entry) in index.domains {
+                    results.lifecycle.insert(domain, entry.lifecycle);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => results
+                .skipped
+                .push((dir.join(crate::sweep::STATUS_FILE), format!("{e:#}"))),
+        }
         Ok(results)
+    }
+
+    /// The lifecycle of a domain: from the sweep's index, else what its latest report alone
+    /// says (evaluated at the time of that report, so the site depends only on its inputs).
+    pub fn lifecycle_of(&self, domain: &str) -> Lifecycle {
+        if let Some(lc) = self.lifecycle.get(domain) {
+            return lc.clone();
+        }
+        let history: Vec<HistoryEntry> = self
+            .latest
+            .get(domain)
+            .map(HistoryEntry::from_report)
+            .into_iter()
+            .collect();
+        let now = history
+            .first()
+            .map_or(OffsetDateTime::UNIX_EPOCH, |e| e.checked_at);
+        lifecycle::derive(
+            &history,
+            now,
+            time::Duration::days(i64::from(lifecycle::DEFAULT_GRACE_DAYS)),
+        )
     }
 
     /// Adds a report, keeping the latest per domain.
@@ -192,6 +231,54 @@ struct Counts {
     failing: usize,
     unverified: usize,
     imported: usize,
+    /// Lifecycle counts (added within v1): failing past the grace period, inconclusive last
+    /// check, never passed.
+    lapsed: usize,
+    unreachable: usize,
+    never_verified: usize,
+}
+
+/// The lifecycle of a domain as shown on the page.
+#[derive(Debug, Clone)]
+struct LifecycleView {
+    /// CSS class suffix and state name.
+    state: &'static str,
+    /// "verified since", "failing since"...
+    label: &'static str,
+    /// YYYY-MM-DD after the label.
+    date: Option<String>,
+    /// A second fact, e.g. "lapses on 2026-02-01".
+    note: Option<String>,
+    /// Whether it says more than the status beside it ("never verified" next to "not verified"
+    /// does not).
+    shown: bool,
+}
+
+fn lifecycle_view(lc: &Lifecycle) -> LifecycleView {
+    let day = |t: Option<OffsetDateTime>| t.map(|t| date_str(t.date()));
+    let (label, note) = match lc.state {
+        State::Verified => ("verified since", None),
+        State::Failing => (
+            "failing since",
+            day(lc.lapses_at).map(|d| format!("lapses on {d} unless fixed")),
+        ),
+        State::Lapsed => (
+            "lapsed on",
+            day(lc.failing_since).map(|d| format!("failing since {d}")),
+        ),
+        State::Unreachable => (
+            "unreachable since",
+            day(lc.last_pass).map(|d| format!("last verified {d}")),
+        ),
+        State::NeverVerified => ("never verified", None),
+    };
+    LifecycleView {
+        state: lc.state.as_str(),
+        label,
+        date: day(lc.since),
+        note,
+        shown: !(lc.state == State::NeverVerified && lc.checks == 0),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +288,8 @@ struct DomainView {
     status: DomainStatus,
     checked: Option<String>,
     page: String,
+    lifecycle: LifecycleView,
+    lifecycle_data: Lifecycle,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +376,7 @@ struct DomainPage<'a> {
     domain: &'a str,
     display: &'a str,
     status: DomainStatus,
+    lifecycle: LifecycleView,
     badge_width: u32,
     signatory: &'a SignatoryView,
     report: Option<ReportView>,
@@ -330,6 +420,8 @@ struct JsonDomain<'a> {
     verdict: Option<Verdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checked_at: Option<String>,
+    /// Added within v1: state and dates derived from the history of checks.
+    lifecycle: &'a Lifecycle,
     page: String,
     badge: String,
 }
@@ -584,6 +676,7 @@ struct PageJob<'a> {
     domain: &'a str,
     display: String,
     status: DomainStatus,
+    lifecycle: LifecycleView,
     /// Index into the signatory views.
     signatory: usize,
     report: Option<&'a Report>,
@@ -608,6 +701,7 @@ fn write_domain_pages(
             domain: job.domain,
             display: &job.display,
             status: job.status,
+            lifecycle: job.lifecycle.clone(),
             badge_width: badge_width(job.status),
             signatory,
             report: job.report.map(report_view),
@@ -668,7 +762,15 @@ pub fn build_site(
             }
             let report = results.latest.get(d);
             let status = DomainStatus::from_report(report);
+            let lifecycle_data = results.lifecycle_of(d);
+            let lifecycle = lifecycle_view(&lifecycle_data);
             counts.domains += 1;
+            match lifecycle_data.state {
+                State::Lapsed => counts.lapsed += 1,
+                State::Unreachable => counts.unreachable += 1,
+                State::NeverVerified => counts.never_verified += 1,
+                State::Verified | State::Failing => {}
+            }
             match status {
                 DomainStatus::Verified => counts.verified += 1,
                 DomainStatus::Failing => counts.failing += 1,
@@ -679,6 +781,7 @@ pub fn build_site(
                 domain: d,
                 display: display.clone(),
                 status,
+                lifecycle: lifecycle.clone(),
                 signatory: view_index,
                 report,
             });
@@ -688,6 +791,8 @@ pub fn build_site(
                 status,
                 checked: report.map(|r| date_str(r.checked_at.date())),
                 page: domain_page(d),
+                lifecycle,
+                lifecycle_data,
             });
         }
         let status_sort = domains
@@ -705,6 +810,8 @@ pub fn build_site(
             }
             search.push(' ');
             search.push_str(d.status.label());
+            search.push(' ');
+            search.push_str(d.lifecycle.state);
         }
         rows.push(RowView {
             slug: s.slug.clone(),
@@ -785,6 +892,7 @@ pub fn build_site(
                             status: d.status,
                             verdict: report.map(|r| r.verdict),
                             checked_at: report.map(|r| rfc3339(r.checked_at)),
+                            lifecycle: &d.lifecycle_data,
                             page: format!("{base}{}", domain_page(&d.domain)),
                             badge: format!("{base}{}", badge_path(&d.domain)),
                         }
