@@ -44,6 +44,8 @@ pub struct CheckOptions {
     pub probe_wait_min: Duration,
     /// Spacing between connections to the same address (a sweep shares one over its checks).
     pub pacer: Option<Arc<net::Pacer>>,
+    /// Posture results shared by every check of a sweep (see [`crate::posture::PostureCache`]).
+    pub posture_cache: Option<Arc<crate::posture::PostureCache>>,
 }
 
 impl Default for CheckOptions {
@@ -58,6 +60,7 @@ impl Default for CheckOptions {
             probe_wait: Duration::from_millis(2000),
             probe_wait_min: Duration::from_millis(400),
             pacer: None,
+            posture_cache: None,
         }
     }
 }
@@ -192,6 +195,7 @@ impl Checker {
             roots: &self.roots,
             limits: Limits::default(),
             pacer: self.opts.pacer.as_deref(),
+            posture_cache: self.opts.posture_cache.as_deref(),
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {

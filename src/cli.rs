@@ -116,6 +116,7 @@ impl NetworkArgs {
             probe_wait: Duration::from_secs_f64(self.probe_wait),
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
             pacer: None,
+            posture_cache: None,
         }
     }
 }

@@ -694,6 +694,7 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         roots: &roots,
         limits: crate::xml::Limits::default(),
         pacer: None,
+        posture_cache: None,
     };
     let mode = if starttls {
         Mode::Starttls
@@ -759,6 +760,7 @@ async fn runner_classifies_scripted_servers() {
         roots: &roots,
         limits: crate::xml::Limits::default(),
         pacer: None,
+        posture_cache: None,
     };
     let p = run_probe(&ctx, Service::C2s, Mode::DirectTls, addr, Offer::Sslv3).await;
     assert_eq!(p.outcome, PostureOutcome::Error);

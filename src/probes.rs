@@ -93,6 +93,8 @@ pub struct Context<'a> {
     pub limits: Limits,
     /// Spacing between connections to one address, when the caller shares one.
     pub pacer: Option<&'a net::Pacer>,
+    /// Posture results shared across the checks of a sweep.
+    pub posture_cache: Option<&'a crate::posture::PostureCache>,
 }
 
 impl Context<'_> {
@@ -139,7 +141,13 @@ pub async fn check_endpoint(
         }
     };
     // TLS posture probes (crate::posture): concurrently, one fresh connection each.
-    let ((), posture) = tokio::join!(main, crate::posture::run_posture(ctx, service, mode, addr));
+    let posture = async {
+        match ctx.posture_cache {
+            Some(cache) => cache.get_or_run(ctx, service, mode, addr).await,
+            None => crate::posture::run_posture(ctx, service, mode, addr).await,
+        }
+    };
+    let ((), posture) = tokio::join!(main, posture);
     endpoint.posture = posture;
     endpoint.duration_ms = started.elapsed().as_millis() as u64;
     endpoint

@@ -540,6 +540,7 @@ pub async fn run_sweep(args: &SweepArgs) -> anyhow::Result<Exit> {
     options.pacer = Some(Arc::new(Pacer::new(Duration::from_millis(
         args.connect_interval,
     ))));
+    options.posture_cache = Some(Arc::new(crate::posture::PostureCache::new()));
     let checker = Arc::new(Checker::new(options)?);
     anyhow::ensure!(
         args.retry_after.is_finite() && args.retry_after >= 0.0,

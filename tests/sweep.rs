@@ -586,6 +586,34 @@ async fn sweep_over_real_servers_with_mixed_outcomes() {
         run.stdout
     );
     assert!(run.stdout.contains("slowest:"), "{}", run.stdout);
+    // The two domains of the strict Prosody share its sockets: their posture was measured
+    // once, and the domain that reused it says so.
+    let shared = |d: &str| {
+        report(d)["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["posture"].as_array().unwrap().iter())
+            .filter(|p| {
+                p["detail"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("measured once for this address"))
+            })
+            .count()
+    };
+    let (a, b) = (shared(good[0]), shared(good[1]));
+    assert!(
+        (a == 0) != (b == 0) && a + b == 18,
+        "posture shared {a} + {b} probes: {:#}",
+        report(good[1])
+    );
+    assert!(
+        report(good[0])["endpoints"][0]["posture"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 9
+    );
     // Per-requirement statuses are in the history line.
     let line = std::fs::read_to_string(r.join(format!("history/{}.jsonl", good[0]))).unwrap();
     let entry: Value = serde_json::from_str(line.trim()).unwrap();
