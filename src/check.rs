@@ -200,27 +200,15 @@ impl Checker {
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {
             let base = Endpoint {
-                service: target.service,
-                mode: target.mode,
-                source: target.source,
-                host: target.host.clone(),
-                port: target.port,
-                address: String::new(),
                 priority: target.priority,
                 weight: target.weight,
-                stream: None,
-                pre_tls_features: None,
-                starttls: None,
-                tls: None,
-                certificate: None,
-                post_tls_features: None,
-                probes: vec![],
-                posture: vec![],
-                post_tls_error: None,
-                error: None,
-                error_kind: None,
-                duration_ms: 0,
-                presented: Default::default(),
+                ..Endpoint::planned(
+                    target.service,
+                    target.mode,
+                    target.source,
+                    &target.host,
+                    target.port,
+                )
             };
             match discovery.addresses.get(&target.host) {
                 Some(Ok(addrs)) if !addrs.is_empty() => {

@@ -344,6 +344,39 @@ impl PartialEq for PresentedChain {
 }
 
 impl Endpoint {
+    /// An endpoint before anything is known about it but where it is.
+    pub fn planned(
+        service: Service,
+        mode: Mode,
+        source: EndpointSource,
+        host: &str,
+        port: u16,
+    ) -> Endpoint {
+        Endpoint {
+            service,
+            mode,
+            source,
+            host: host.to_owned(),
+            port,
+            address: String::new(),
+            priority: None,
+            weight: None,
+            stream: None,
+            pre_tls_features: None,
+            starttls: None,
+            tls: None,
+            certificate: None,
+            post_tls_features: None,
+            probes: vec![],
+            posture: vec![],
+            post_tls_error: None,
+            error: None,
+            error_kind: None,
+            duration_ms: 0,
+            presented: PresentedChain::default(),
+        }
+    }
+
     /// `host:port (address)`, as evidence lines name endpoints.
     pub fn label(&self) -> String {
         let addr = if self.address.contains(':') {
