@@ -4,7 +4,9 @@
 # Idempotent; safe to run on every test run. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-debs=(prosody ejabberd openssl chromium testssl.sh ca-certificates)
+# lua-unbound (Prosody resolving through the test DNS) and lua-event are only Recommends of
+# prosody: named here so that a fresh machine gets the same Prosody as a developer's.
+debs=(prosody lua-unbound lua-event ejabberd openssl chromium testssl.sh ca-certificates git procps)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
