@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,14 +76,6 @@ async fn harness_signs_and_breaks_signatures() {
     );
 }
 
-/// SRV for both services of `domain` to `host`, its address, in a zone to be signed.
-fn srv_zone(domain: &str, host: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
-    Zone::new()
-        .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
-        .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
-        .ip(host, ip)
-}
-
 fn advisories<'a>(run: &'a CheckRun, id: &str) -> Vec<&'a Value> {
     run.json["advisories"]
         .as_array()
@@ -128,7 +119,8 @@ async fn signed_zone_is_secure_and_tlsa_matches() {
         .expect("start Prosody");
     let record = dane::suggested_tlsa(&cert.der).expect("3 1 1 record of the leaf");
     let digest = hex::decode(record.rsplit(' ').next().unwrap_or_default()).expect("hex digest");
-    let zone = srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
+    let zone = Zone::new()
+        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
         // c2s: the right key; s2s: a stale one.
         .tlsa(&format!("_{}._tcp.{host}", p.c2s_port()), 3, 1, 1, &digest)
         .tlsa(&format!("_{}._tcp.{host}", p.s2s_port()), 3, 1, 1, &[0; 32])
@@ -233,7 +225,8 @@ async fn bogus_signature_makes_discovery_inconclusive() {
         .start()
         .await
         .expect("start Prosody");
-    let zone = srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
+    let zone = Zone::new()
+        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
         .bogus(&format!("_xmpp-client._tcp.{domain}"));
     let dns = DnsServer::start(zone).await;
     let anchor = dns
@@ -316,7 +309,8 @@ async fn unsigned_zone_claims_nothing() {
         .start()
         .await
         .expect("start Prosody");
-    let dns = DnsServer::start(srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
+    let dns =
+        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
     let run = check(
         domain,
         &dns.resolver_arg(),

@@ -11,14 +11,6 @@ use support::ejabberd::{Ejabberd, S2sStarttls};
 use support::pki::{Cert, LeafSpec, Pki};
 use support::prosody::{Prosody, ProsodyBuilder};
 
-/// SRV records for both services of `domain` pointing at `host`, and `host`'s address.
-fn srv_zone(domain: &str, host: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
-    Zone::new()
-        .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
-        .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
-        .ip(host, ip)
-}
-
 async fn prosody(builder: ProsodyBuilder) -> Prosody {
     builder.start().await.expect("start Prosody")
 }
@@ -36,7 +28,8 @@ async fn check_prosody(
     }
     let p = prosody(configure(builder)).await;
     let host = format!("xmpp.{domain}");
-    let dns = DnsServer::start(srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
+    let dns =
+        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
     let run = check(
         domain,
         &dns.resolver_arg(),
@@ -305,7 +298,7 @@ async fn srv_to_a_closed_port_is_inconclusive() {
     let domain = "closed.example";
     let ip = support::next_loopback_ip();
     let port = support::free_port(IpAddr::V4(ip));
-    let dns = DnsServer::start(srv_zone(
+    let dns = DnsServer::start(Zone::new().xmpp(
         domain,
         "xmpp.closed.example",
         IpAddr::V4(ip),
@@ -386,7 +379,7 @@ async fn servfail_is_inconclusive_never_a_fallback() {
 #[tokio::test(flavor = "multi_thread")]
 async fn private_addresses_are_refused_without_allow_private() {
     let domain = "private.example";
-    let dns = DnsServer::start(srv_zone(
+    let dns = DnsServer::start(Zone::new().xmpp(
         domain,
         "xmpp.private.example",
         "127.0.0.1".parse().unwrap(),
@@ -426,7 +419,8 @@ async fn ejabberd_check(domain: &str, c2s_required: bool, s2s: S2sStarttls) -> C
         .await
         .expect("start ejabberd");
     let host = format!("xmpp.{domain}");
-    let dns = DnsServer::start(srv_zone(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
+    let dns =
+        DnsServer::start(Zone::new().xmpp(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
     let run = check(
         domain,
         &dns.resolver_arg(),
@@ -508,8 +502,12 @@ async fn every_address_ipv4_and_ipv6_is_checked() {
     )
     .await;
     let host = "xmpp.dual-stack.example";
-    let dns =
-        DnsServer::start(srv_zone(domain, host, strong.ip(), c2s, s2s).ip(host, weak.ip())).await;
+    let dns = DnsServer::start(
+        Zone::new()
+            .xmpp(domain, host, strong.ip(), c2s, s2s)
+            .ip(host, weak.ip()),
+    )
+    .await;
     let run = check(
         domain,
         &dns.resolver_arg(),

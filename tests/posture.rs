@@ -4,22 +4,12 @@
 
 mod support;
 
-use std::net::IpAddr;
-
 use serde_json::Value;
 use support::check::{CheckRun, check};
 use support::dns::{DnsServer, Zone};
 use support::ejabberd::{Ejabberd, S2sStarttls};
 use support::pki::{LeafSpec, Pki};
 use support::prosody::Prosody;
-
-/// SRV records for both services of `domain` pointing at `host`, and `host`'s address.
-fn srv_zone(domain: &str, host: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
-    Zone::new()
-        .srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
-        .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
-        .ip(host, ip)
-}
 
 /// offer -> outcome of one endpoint's posture probes.
 fn posture(ep: &Value) -> std::collections::BTreeMap<String, String> {
@@ -74,7 +64,8 @@ async fn prosody_weak_direct_tls_expiring() {
         .expect("start Prosody");
     let c2s_direct = p.c2s_direct_tls_port().expect("c2s Direct TLS port");
     let s2s_direct = p.s2s_direct_tls_port().expect("s2s Direct TLS port");
-    let zone = srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
+    let zone = Zone::new()
+        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
         .srv(
             &format!("_xmpps-client._tcp.{domain}"),
             5,
@@ -189,7 +180,8 @@ async fn prosody_default_passes_posture() {
         .start()
         .await
         .expect("start Prosody");
-    let dns = DnsServer::start(srv_zone(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
+    let dns =
+        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
     let run = check(
         domain,
         &dns.resolver_arg(),
@@ -235,7 +227,8 @@ async fn ejabberd_weak_posture_warns() {
         .start()
         .await
         .expect("start ejabberd");
-    let dns = DnsServer::start(srv_zone(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
+    let dns =
+        DnsServer::start(Zone::new().xmpp(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
     let run = check(
         domain,
         &dns.resolver_arg(),

@@ -473,10 +473,7 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
 }
 
 fn srv_zone(zone: Zone, domain: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
-    let host = format!("xmpp.{domain}");
-    zone.srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, &host)
-        .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, &host)
-        .ip(&host, ip)
+    zone.xmpp(domain, &format!("xmpp.{domain}"), ip, c2s, s2s)
 }
 
 /// Two Prosody servers: one with two virtual hosts requiring TLS (certificate from the test CA

@@ -67,6 +67,14 @@ impl Zone {
         Self::default()
     }
 
+    /// The SRV records of both STARTTLS services of `domain`, pointing at `host` on the given
+    /// ports, and `host`'s address: the usual shape of an XMPP domain's DNS.
+    pub fn xmpp(self, domain: &str, host: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Self {
+        self.srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
+            .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
+            .ip(host, ip)
+    }
+
     /// Any record.
     pub fn record(mut self, owner: &str, rdata: RData) -> Self {
         self.records
