@@ -158,16 +158,14 @@ impl Text {
             );
         }
         if let Some(leaf) = ep.certificate.as_ref().and_then(|c| c.chain.first()) {
-            {
-                let _ = writeln!(
-                    out,
-                    "      certificate: {} (issuer {}; until {}; {})",
-                    clean(&leaf.subject),
-                    clean(&leaf.issuer),
-                    clean(&leaf.not_after),
-                    clean(&leaf.key)
-                );
-            }
+            let _ = writeln!(
+                out,
+                "      certificate: {} (issuer {}; until {}; {})",
+                clean(&leaf.subject),
+                clean(&leaf.issuer),
+                clean(&leaf.not_after),
+                clean(&leaf.key)
+            );
         }
         if let Some(f) = &ep.post_tls_features {
             let _ = writeln!(
