@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use xmpp_manifesto::registry::{name_slug, normalize_domain};
+use xmpp_manifesto::domain::normalize_public as normalize_domain;
+use xmpp_manifesto::register::registry::name_slug;
 
 const SOURCE: &str = "stpeter/manifesto manifesto.txt v0.5 (2014)";
 const SIGNED: &str = "2014-03-26";

@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use xmpp_manifesto::registry::{self, name_slug};
+use xmpp_manifesto::register::registry::{self, name_slug};
 use xmpp_manifesto::report::Report;
 use xmpp_manifesto::site::{Results, SiteOptions, build_site};
 

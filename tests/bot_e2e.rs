@@ -17,7 +17,9 @@ use support::pki::Pki;
 use support::prosody::Prosody;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use xmpp_manifesto::github::{LABEL_NEEDS_WORK, LABEL_VERIFIED, REVIEW_MARKER, verdict_marker};
+use xmpp_manifesto::bot::github::{
+    LABEL_NEEDS_WORK, LABEL_VERIFIED, REVIEW_MARKER, verdict_marker,
+};
 use xmpp_manifesto::report::Verdict;
 
 const ISSUE: &str = "/repos/acme/register/issues/7";

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use xmpp_manifesto::registry;
+use xmpp_manifesto::register::registry;
 use xmpp_manifesto::site::{Results, SiteOptions, build_site};
 
 fn chromium() -> PathBuf {

@@ -14,7 +14,7 @@ use support::check::{CheckRun, check, manifesto};
 use support::dns::{DnsServer, Zone};
 use support::pki::Pki;
 use support::prosody::Prosody;
-use xmpp_manifesto::dane::{self, TlsaLookup};
+use xmpp_manifesto::check::dane::{self, TlsaLookup};
 
 /// The harness itself: a signed zone validates, a corrupted signature does not.
 #[tokio::test(flavor = "multi_thread")]

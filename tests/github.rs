@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use xmpp_manifesto::github::{
+use xmpp_manifesto::bot::github::{
     self, CommentArgs, DEFAULT_BOT_LOGIN, GithubConfig, LABEL_NEEDS_WORK, LABEL_VERIFIED,
     REVIEW_MARKER, RetryPolicy,
 };

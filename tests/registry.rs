@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use time::macros::date;
-use xmpp_manifesto::registry::{
+use xmpp_manifesto::register::registry::{
     Problem, RegistryError, Role, ValidateFormat, render_validation, validate_paths,
 };
 

@@ -13,13 +13,13 @@ use support::dns::{DnsServer, Zone};
 use support::pki::Pki;
 use support::prosody::Prosody;
 use time::OffsetDateTime;
-use xmpp_manifesto::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
+use xmpp_manifesto::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
+use xmpp_manifesto::bot::review::{
+    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA, render_comment,
+};
 use xmpp_manifesto::report::{
     Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
     Verdict,
-};
-use xmpp_manifesto::review::{
-    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA, render_comment,
 };
 
 /// A base registry of one operator and two developers, committed on `main`; then branch `pr`.
@@ -401,7 +401,10 @@ fn huge_fields_are_truncated_but_the_verdict_stays() {
         );
         assert_inert(&body);
         // The body goes through `manifesto comment` unchanged.
-        assert_eq!(xmpp_manifesto::github::prepare_body(&body).unwrap(), body);
+        assert_eq!(
+            xmpp_manifesto::bot::github::prepare_body(&body).unwrap(),
+            body
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use time::macros::date;
-use xmpp_manifesto::registry::{Registry, Role, Signatory};
+use xmpp_manifesto::register::registry::{Registry, Role, Signatory};
 use xmpp_manifesto::report::Report;
 use xmpp_manifesto::site::Results;
 

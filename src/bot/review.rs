@@ -26,11 +26,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
 use crate::check::{CheckError, Checker};
 use crate::cli::{Exit, NetworkArgs};
-use crate::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
 use crate::output::markdown::{escape, status_badge, verdict_badge};
-use crate::registry::{self, RegistryError, SIGNATORIES_DIR, escape_data, escape_property};
+use crate::register::registry::{
+    self, RegistryError, SIGNATORIES_DIR, escape_data, escape_property,
+};
 use crate::report::{Report, Requirement, RequirementId, Status, Verdict};
 
 /// JSON schema identifier of `review.json`.

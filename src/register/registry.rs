@@ -31,6 +31,9 @@ use time::{Date, Month, OffsetDateTime};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use crate::domain::MAX_DOMAIN;
+use crate::domain::normalize_public;
+
 /// Default location of the register, relative to the repository root.
 pub const SIGNATORIES_DIR: &str = "signatories";
 /// Largest signatory file accepted, in bytes.
@@ -43,7 +46,6 @@ pub const MAX_STATEMENT: usize = 280;
 pub const MAX_URL: usize = 200;
 pub const MAX_SOURCE: usize = 200;
 pub const MAX_GITHUB: usize = 39;
-pub const MAX_DOMAIN: usize = 253;
 pub const MAX_SLUG: usize = 80;
 /// Signatures dated after this year must carry `github` and may not carry `source`.
 pub const LAST_IMPORTED_YEAR: i32 = 2014;
@@ -776,7 +778,7 @@ fn parse_signatory(path: &Path, bytes: &[u8], today: Date) -> Result<Parsed, Vec
                         domains_ok = false;
                         continue;
                     };
-                    match normalize_domain(&raw) {
+                    match normalize_public(&raw) {
                         Ok(normal) if normal == raw => {
                             if domains.contains(&normal) {
                                 check.error(
@@ -807,7 +809,7 @@ fn parse_signatory(path: &Path, bytes: &[u8], today: Date) -> Result<Parsed, Vec
                                 item.span(),
                                 Problem::BadDomain {
                                     domain: raw,
-                                    reason,
+                                    reason: reason.0,
                                 },
                             );
                             domains_ok = false;
@@ -1041,86 +1043,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Special-use and non-public names (RFC 6761, RFC 6762, RFC 7686, RFC 8375...), as suffixes.
-const SPECIAL_USE: [&str; 12] = [
-    "localhost",
-    "local",
-    "invalid",
-    "test",
-    "example",
-    "onion",
-    "internal",
-    "arpa",
-    "lan",
-    "example.com",
-    "example.net",
-    "example.org",
-];
-
-/// Normalises a domain to its A-label form (IDNA, lower case) and checks that it can be a
-/// public XMPP service: not an IP literal, at least two labels, no special-use name. Returns
-/// the reason when it cannot.
-pub fn normalize_domain(input: &str) -> Result<String, String> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err("empty".into());
-    }
-    if trimmed.contains("://") || trimmed.contains('/') || trimmed.contains('@') {
-        return Err("write the domain alone, without scheme, user or path".into());
-    }
-    let bare = trimmed.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<std::net::IpAddr>().is_ok() {
-        return Err("an IP address is not a domain".into());
-    }
-    if trimmed.ends_with('.') {
-        return Err("remove the trailing dot".into());
-    }
-    let ascii = idna::domain_to_ascii_strict(trimmed)
-        .map_err(|_| "not a valid internationalised domain name".to_owned())?;
-    if ascii.len() > MAX_DOMAIN {
-        return Err(format!("longer than {MAX_DOMAIN} characters"));
-    }
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < 2 {
-        return Err("a single label is not a public domain".into());
-    }
-    for label in &labels {
-        if label.is_empty() || label.len() > 63 {
-            return Err("each label holds 1 to 63 characters".into());
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
-            return Err(format!("label {label:?} is not a valid host name label"));
-        }
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("the top-level label is numeric (an IP address?)".into());
-    }
-    for special in SPECIAL_USE {
-        if ascii == special || ascii.ends_with(&format!(".{special}")) {
-            return Err(format!("`.{special}` names are special-use, not public"));
-        }
-    }
-    Ok(ascii)
-}
-
-/// The Unicode form of an A-label domain, for display (the A-label itself when not IDNA).
-pub fn domain_to_unicode(domain: &str) -> String {
-    let (unicode, result) = idna::domain_to_unicode(domain);
-    if result.is_ok() {
-        unicode
-    } else {
-        domain.to_owned()
-    }
-}
-
 /// `[a-z0-9]+(-[a-z0-9]+)*`, at most [`MAX_SLUG`] characters.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
@@ -1134,7 +1056,7 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 fn is_domain_slug(s: &str) -> bool {
-    normalize_domain(s).is_ok_and(|d| d == s)
+    normalize_public(s).is_ok_and(|d| d == s)
 }
 
 fn developer_slug_matches(expected: &str, found: &str) -> bool {
@@ -1250,7 +1172,7 @@ fn check_https_url(s: &str) -> Result<(), Problem> {
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
         return Err(bad("use a host name, not an IP address"));
     }
-    normalize_domain(&host).map(|_| ()).map_err(|r| bad(&r))
+    normalize_public(&host).map(|_| ()).map_err(|r| bad(&r.0))
 }
 
 fn check_contact(s: &str) -> bool {
@@ -1361,31 +1283,6 @@ mod tests {
         assert!(developer_slug_matches("jane-doe", "jane-doe-2"));
         assert!(!developer_slug_matches("jane-doe", "jane-doe-1"));
         assert!(!developer_slug_matches("jane-doe", "jane-doe-x"));
-    }
-
-    #[test]
-    fn domains() {
-        assert_eq!(normalize_domain("Jabber.ORG").as_deref(), Ok("jabber.org"));
-        assert_eq!(
-            normalize_domain("bücher.de").as_deref(),
-            Ok("xn--bcher-kva.de")
-        );
-        for bad in [
-            "localhost",
-            "jabber",
-            "192.0.2.1",
-            "[2001:db8::1]",
-            "chat.example",
-            "example.org",
-            "x.local",
-            "a..b",
-            "-a.org",
-            "jabber.org.",
-            "1.2.3.4.5",
-            "xmpp://jabber.org",
-        ] {
-            assert!(normalize_domain(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

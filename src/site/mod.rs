@@ -1,6 +1,6 @@
 //! The public page: `manifesto site --out DIR [--results DIR]`.
 //!
-//! Built from the validated register ([`crate::registry`]) and, when present, a directory of
+//! Built from the validated register ([`crate::register::registry`]) and, when present, a directory of
 //! check reports (`report-v1` JSON, one file per domain, e.g. `results/<domain>.json`). The
 //! output is static and self-contained (no third-party requests):
 //!
@@ -26,8 +26,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::lifecycle::{self, HistoryEntry, Lifecycle, State};
-use crate::registry::{self, Registry, Role, Signatory};
+use crate::register::lifecycle::{self, HistoryEntry, Lifecycle, State};
+use crate::register::registry::{self, Registry, Role, Signatory};
 use crate::report::{self, Report, Status, Verdict};
 
 /// Schema identifier of `signatories.json`.
@@ -35,8 +35,8 @@ pub const SIGNATORIES_SCHEMA: &str = "xmpp-manifesto/signatories-v1";
 /// Most entries in the Atom feed.
 pub const FEED_ENTRIES: usize = 100;
 
-const STYLE_CSS: &str = include_str!("../assets/style.css");
-const SITE_JS: &str = include_str!("../assets/site.js");
+const STYLE_CSS: &str = include_str!("../../assets/style.css");
+const SITE_JS: &str = include_str!("../../assets/site.js");
 
 /// `manifesto site`: builds the public page.
 #[derive(Debug, Clone, clap::Args)]
@@ -142,7 +142,10 @@ impl Results {
             .with_context(|| format!("reading results directory {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
-            .filter(|p| p.file_name().is_none_or(|n| n != crate::sweep::STATUS_FILE))
+            .filter(|p| {
+                p.file_name()
+                    .is_none_or(|n| n != crate::register::sweep::STATUS_FILE)
+            })
             .collect();
         files.sort();
         for path in files {
@@ -158,16 +161,17 @@ impl Results {
                 Err(e) => results.skipped.push((path, e)),
             }
         }
-        match crate::sweep::StatusIndex::load(dir) {
+        match crate::register::sweep::StatusIndex::load(dir) {
             Ok(Some(index)) => {
                 for (domain, entry) in index.domains {
                     results.lifecycle.insert(domain, entry.lifecycle);
                 }
             }
             Ok(None) => {}
-            Err(e) => results
-                .skipped
-                .push((dir.join(crate::sweep::STATUS_FILE), format!("{e:#}"))),
+            Err(e) => results.skipped.push((
+                dir.join(crate::register::sweep::STATUS_FILE),
+                format!("{e:#}"),
+            )),
         }
         Ok(results)
     }
@@ -757,7 +761,7 @@ pub fn build_site(
         let mut domains = Vec::with_capacity(s.domains.len());
         for d in &s.domains {
             // Domains become file names: only normalised ones (validation guarantees it).
-            if registry::normalize_domain(d).ok().as_deref() != Some(d.as_str()) {
+            if crate::domain::normalize_public(d).ok().as_deref() != Some(d.as_str()) {
                 anyhow::bail!("{}: domain {d:?} is not normalised", s.path.display());
             }
             let report = results.latest.get(d);
@@ -776,7 +780,7 @@ pub fn build_site(
                 DomainStatus::Failing => counts.failing += 1,
                 DomainStatus::Inconclusive | DomainStatus::Unverified => counts.unverified += 1,
             }
-            let display = registry::domain_to_unicode(d);
+            let display = crate::domain::to_unicode(d);
             jobs.push(PageJob {
                 domain: d,
                 display: display.clone(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::dns::Discovery;
+use crate::check::dns::Discovery;
 use crate::report::{
     Basis, Endpoint, ErrorKind, Features, Mode, ProbeOutcome, Requirement, RequirementId, Service,
     Software, StarttlsOutcome, Status,
@@ -463,7 +463,7 @@ fn certificate(ep: &Endpoint) -> Judgement {
 }
 
 fn modern_tls(ep: &Endpoint) -> Judgement {
-    if let Some((status, finding)) = crate::posture::judge_modern_tls(ep) {
+    if let Some((status, finding)) = crate::check::posture::judge_modern_tls(ep) {
         return Judgement::new(status, finding);
     }
     match (&ep.tls, ep.error_kind) {
@@ -489,7 +489,7 @@ fn modern_tls(ep: &Endpoint) -> Judgement {
 }
 
 fn forward_secrecy(ep: &Endpoint) -> Judgement {
-    if let Some((status, finding)) = crate::posture::judge_forward_secrecy(ep) {
+    if let Some((status, finding)) = crate::check::posture::judge_forward_secrecy(ep) {
         return Judgement::new(status, finding);
     }
     match &ep.tls {

@@ -22,10 +22,10 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::probes::Context;
+use crate::check::context::Context;
+use crate::check::xml::StreamEvent;
+use crate::check::xmpp::{Header, NS_TLS, XmppError, XmppStream};
 use crate::report::{Endpoint, ErrorKind, Mode, PostureOutcome, PostureProbe, Service, Status};
-use crate::xml::StreamEvent;
-use crate::xmpp::{Header, NS_TLS, XmppError, XmppStream};
 
 /// Most bytes read from a server in answer to a hand-built hello.
 pub const MAX_REPLY: usize = 4096;
@@ -899,7 +899,7 @@ impl ServerCertVerifier for AcceptAnything {
 }
 
 fn pinned_config(offer: Offer, alpn: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
-    let provider = crate::tls::provider();
+    let provider = crate::check::tls::provider();
     let schemes = provider
         .signature_verification_algorithms
         .supported_schemes();
@@ -1337,7 +1337,6 @@ pub fn judge_forward_secrecy(ep: &Endpoint) -> Option<(Status, String)> {
 }
 
 #[cfg(test)]
-#[path = "posture_tests.rs"]
 mod tests;
 
 type PostureKey = (SocketAddr, Service, Mode);

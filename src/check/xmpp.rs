@@ -6,8 +6,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
+use crate::check::xml::{
+    Element, Limits, NS_STREAMS, StreamEvent, StreamOpen, XmlError, XmlStream,
+};
 use crate::report::{Features, Service, StreamHeader};
-use crate::xml::{Element, Limits, NS_STREAMS, StreamEvent, StreamOpen, XmlError, XmlStream};
 
 pub const NS_TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 pub const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";

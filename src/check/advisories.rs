@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::posture::Offer;
+use crate::check::posture::Offer;
 use crate::report::{Advisory, AdvisoryLevel, Endpoint, PostureOutcome};
 
 /// A certificate that expires within this many days gets an advisory.

@@ -26,11 +26,11 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::check::net::Pacer;
 use crate::check::{Checker, normalize_domain};
 use crate::cli::{Exit, NetworkArgs};
-use crate::lifecycle::{self, Event, HistoryEntry, Lifecycle, State};
-use crate::net::Pacer;
-use crate::registry::{self, Registry};
+use crate::register::lifecycle::{self, Event, HistoryEntry, Lifecycle, State};
+use crate::register::registry::{self, Registry};
 use crate::report::{Report, Verdict};
 
 /// Schema identifier of `status.json`.
@@ -540,7 +540,7 @@ pub async fn run_sweep(args: &SweepArgs) -> anyhow::Result<Exit> {
     options.pacer = Some(Arc::new(Pacer::new(Duration::from_millis(
         args.connect_interval,
     ))));
-    options.posture_cache = Some(Arc::new(crate::posture::PostureCache::new()));
+    options.posture_cache = Some(Arc::new(crate::check::posture::PostureCache::new()));
     let checker = Arc::new(Checker::new(options)?);
     anyhow::ensure!(
         args.retry_after.is_finite() && args.retry_after >= 0.0,

@@ -1,6 +1,19 @@
 //! `manifesto check`: discovery, every endpoint concurrently, then grading into a [`Report`].
 
-use std::net::{IpAddr, SocketAddr};
+pub mod advisories;
+pub mod context;
+pub mod dane;
+pub mod dns;
+pub mod grade;
+pub mod identity;
+pub mod net;
+pub mod posture;
+pub mod probes;
+pub mod tls;
+pub mod xml;
+pub mod xmpp;
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,15 +24,11 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 
-use crate::dane;
-use crate::dns::{self, Discovery, MAX_ENDPOINTS};
-use crate::grade;
-use crate::identity;
-use crate::net;
-use crate::probes::{self, Context};
+use crate::check::context::Context;
+use crate::check::dns::{Discovery, MAX_ENDPOINTS};
+use crate::check::tls::TlsClient;
+use crate::check::xml::Limits;
 use crate::report::{Endpoint, ErrorKind, Report, SCHEMA, Verdict};
-use crate::tls::TlsClient;
-use crate::xml::Limits;
 
 /// Default sender name in s2s stream headers: a name that no target serves and that resolves
 /// nowhere (RFC 6761 `.invalid`), so that no dialback can ever succeed.
@@ -44,8 +53,8 @@ pub struct CheckOptions {
     pub probe_wait_min: Duration,
     /// Spacing between connections to the same address (a sweep shares one over its checks).
     pub pacer: Option<Arc<net::Pacer>>,
-    /// Posture results shared by every check of a sweep (see [`crate::posture::PostureCache`]).
-    pub posture_cache: Option<Arc<crate::posture::PostureCache>>,
+    /// Posture results shared by every check of a sweep (see [`crate::check::posture::PostureCache`]).
+    pub posture_cache: Option<Arc<crate::check::posture::PostureCache>>,
 }
 
 impl Default for CheckOptions {
@@ -76,25 +85,12 @@ pub enum CheckError {
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::check::tls::TlsError),
 }
 
-/// Normalises an XMPP domain to its lower-case A-label form.
+/// Normalises an XMPP domain to its lower-case A-label form (see [`crate::domain::normalize`]).
 pub fn normalize_domain(input: &str) -> Result<String, CheckError> {
-    let bad = |why: &str| CheckError::InvalidDomain(input.to_owned(), why.to_owned());
-    let trimmed = input.trim().trim_end_matches('.');
-    if trimmed.is_empty() {
-        return Err(bad("empty"));
-    }
-    if trimmed.parse::<IpAddr>().is_ok() || trimmed.starts_with('[') {
-        return Err(bad("an IP address is not an XMPP domain"));
-    }
-    let ascii =
-        idna::domain_to_ascii_strict(trimmed).map_err(|_| bad("not a valid domain name"))?;
-    if ascii.len() > 253 || ascii.split('.').any(|l| l.is_empty() || l.len() > 63) {
-        return Err(bad("not a valid domain name"));
-    }
-    Ok(ascii.to_ascii_lowercase())
+    crate::domain::normalize(input).map_err(|e| CheckError::InvalidDomain(input.to_owned(), e.0))
 }
 
 /// A configured checker, reusable for many domains.
@@ -125,7 +121,7 @@ impl Checker {
             extra.extend(certs);
         }
         let (roots, _) = identity::root_store(&extra);
-        let validating = crate::dane::validating_resolver(
+        let validating = crate::check::dane::validating_resolver(
             &opts.resolvers,
             opts.timeout,
             opts.trust_anchor.as_deref(),
@@ -166,7 +162,7 @@ impl Checker {
         let software = grade::detect_software(&endpoints);
         let requirements = grade::requirements(domain, &discovery, &endpoints, software);
         let verdict = Verdict::from_statuses(requirements.values().map(|r| &r.status));
-        let mut advisories = crate::advisories::advisories(&endpoints, checked_at);
+        let mut advisories = crate::check::advisories::advisories(&endpoints, checked_at);
         advisories.extend(dane::advisories(domain, &dnssec, &endpoints));
         Report {
             schema: SCHEMA.into(),

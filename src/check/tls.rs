@@ -2,7 +2,7 @@
 //!
 //! The handshake accepts any certificate so that the report can show what an untrusted
 //! server presents and what it offers after TLS; the certificate is judged afterwards by
-//! [`crate::identity::assess`]. Handshake signatures are still verified, so the server
+//! [`crate::check::identity::assess`]. Handshake signatures are still verified, so the server
 //! proves it holds the key of the certificate it presented.
 
 use std::sync::Arc;

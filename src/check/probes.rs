@@ -8,16 +8,17 @@ use base64::Engine;
 use rand::Rng;
 use tokio::net::TcpStream;
 
-use crate::identity;
-use crate::net;
+use crate::check::context::Context;
+use crate::check::identity;
+use crate::check::net;
+use crate::check::tls::TlsError;
+use crate::check::xml::{Element, Limits, StreamEvent};
+use crate::check::xmpp::{
+    self, NS_DIALBACK, NS_SASL, NS_TLS, XmppError, XmppStream, check_stream_error,
+};
 use crate::report::{
     Endpoint, ErrorKind, Mode, PresentedChain, ProbeKind, ProbeOutcome, ProbeResult, Service,
     StarttlsOutcome,
-};
-use crate::tls::{TlsClient, TlsError};
-use crate::xml::{Element, Limits, StreamEvent};
-use crate::xmpp::{
-    self, Header, NS_DIALBACK, NS_SASL, NS_TLS, XmppError, XmppStream, check_stream_error,
 };
 
 /// Why a session stopped, with the kind that decides how it is graded.
@@ -78,43 +79,6 @@ impl From<TlsError> for Failure {
     }
 }
 
-/// Everything an endpoint check needs, shared by all endpoints of a check.
-pub struct Context<'a> {
-    pub domain: &'a str,
-    pub s2s_from: &'a str,
-    pub timeout: Duration,
-    /// How long to wait for an answer to a probe before calling it silence: adapted to the
-    /// connection's round trip, between these two.
-    pub probe_wait_min: Duration,
-    pub probe_wait: Duration,
-    pub allow_private: bool,
-    pub tls: &'a TlsClient,
-    pub roots: &'a rustls::RootCertStore,
-    pub limits: Limits,
-    /// Spacing between connections to one address, when the caller shares one.
-    pub pacer: Option<&'a net::Pacer>,
-    /// Posture results shared across the checks of a sweep.
-    pub posture_cache: Option<&'a crate::posture::PostureCache>,
-}
-
-impl Context<'_> {
-    /// A bounded connect, after this address's turn when connections are paced.
-    pub async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, net::ConnectError> {
-        if let Some(pacer) = self.pacer {
-            pacer.wait(addr.ip()).await;
-        }
-        net::connect(addr, self.timeout, self.allow_private).await
-    }
-
-    fn header(&self, service: Service) -> Header<'_> {
-        Header {
-            service,
-            to: self.domain,
-            from: (service == Service::S2s).then_some(self.s2s_from),
-        }
-    }
-}
-
 /// Checks one endpoint: the main session, for STARTTLS the enforcement probe, and the TLS
 /// posture probes, all concurrently.
 pub async fn check_endpoint(
@@ -140,11 +104,11 @@ pub async fn check_endpoint(
             Mode::DirectTls => direct_tls_session(ctx, &mut endpoint, addr).await,
         }
     };
-    // TLS posture probes (crate::posture): concurrently, one fresh connection each.
+    // TLS posture probes (crate::check::posture): concurrently, one fresh connection each.
     let posture = async {
         match ctx.posture_cache {
             Some(cache) => cache.get_or_run(ctx, service, mode, addr).await,
-            None => crate::posture::run_posture(ctx, service, mode, addr).await,
+            None => crate::check::posture::run_posture(ctx, service, mode, addr).await,
         }
     };
     let ((), posture) = tokio::join!(main, posture);

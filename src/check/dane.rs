@@ -23,7 +23,7 @@ use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256, Sha512};
 use x509_parser::prelude::*;
 
-use crate::dns::Discovery;
+use crate::check::dns::Discovery;
 use crate::report::{
     Advisory, AdvisoryLevel, DiscoveryOutcome, DiscoveryRecord, Endpoint, EndpointSource, Mode,
     Service,
@@ -940,7 +940,7 @@ mod tests {
                 records: vec![],
                 detail: None,
             });
-            d.targets.push(crate::dns::Target {
+            d.targets.push(crate::check::dns::Target {
                 service,
                 mode,
                 source: EndpointSource::Srv,

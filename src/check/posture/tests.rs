@@ -681,7 +681,7 @@ async fn fake_server(script: Script, starttls: bool) -> SocketAddr {
 
 async fn run_against(script: Script, starttls: bool, offer: Offer) -> PostureProbe {
     let addr = fake_server(script, starttls).await;
-    let tls = crate::tls::TlsClient::new().expect("tls");
+    let tls = crate::check::tls::TlsClient::new().expect("tls");
     let roots = rustls::RootCertStore::empty();
     let ctx = Context {
         domain: "example.test",
@@ -692,7 +692,7 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         allow_private: true,
         tls: &tls,
         roots: &roots,
-        limits: crate::xml::Limits::default(),
+        limits: crate::check::xml::Limits::default(),
         pacer: None,
         posture_cache: None,
     };
@@ -747,7 +747,7 @@ async fn runner_classifies_scripted_servers() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let tls = crate::tls::TlsClient::new().expect("tls");
+    let tls = crate::check::tls::TlsClient::new().expect("tls");
     let roots = rustls::RootCertStore::empty();
     let ctx = Context {
         domain: "example.test",
@@ -758,7 +758,7 @@ async fn runner_classifies_scripted_servers() {
         allow_private: true,
         tls: &tls,
         roots: &roots,
-        limits: crate::xml::Limits::default(),
+        limits: crate::check::xml::Limits::default(),
         pacer: None,
         posture_cache: None,
     };

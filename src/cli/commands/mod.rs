@@ -1,0 +1,8 @@
+//! One file per command: its arguments (clap) and its `run`.
+
+pub mod check;
+pub mod comment;
+pub mod review;
+pub mod site;
+pub mod sweep;
+pub mod validate;

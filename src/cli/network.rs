@@ -1,0 +1,74 @@
+//! The network options shared by every command that checks domains.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::check::{CheckOptions, DEFAULT_S2S_FROM};
+
+/// Network options shared by every command that checks domains.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetworkArgs {
+    /// DNS server to ask, as IP or IP:PORT (repeatable; default: the system resolver).
+    #[arg(long = "resolver", value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    pub resolvers: Vec<SocketAddr>,
+    /// Extra trust anchors (PEM), beside Mozilla's roots (repeatable).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// DNSSEC trust anchors (a file of DNSKEY records) instead of the IANA root keys.
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+    /// Allow connections to loopback, private, link-local and other non-public addresses.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Timeout for each network step, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    pub timeout: f64,
+    /// Sender domain in s2s stream headers (must not be a domain the target serves).
+    #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_S2S_FROM)]
+    pub s2s_from: String,
+    /// The longest a plaintext probe waits for an answer before calling it silence, in seconds
+    /// (the wait adapts to the connection's round trip).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_secs, hide = true)]
+    pub probe_wait: f64,
+    /// The shortest wait for a probe's answer, in seconds (raise it on slow links).
+    #[arg(long, value_name = "SECS", default_value_t = 0.4, value_parser = parse_secs, hide = true)]
+    pub probe_wait_min: f64,
+}
+
+impl NetworkArgs {
+    pub fn check_options(&self) -> CheckOptions {
+        CheckOptions {
+            resolvers: self.resolvers.clone(),
+            ca_files: self.ca_files.clone(),
+            trust_anchor: self.trust_anchor.clone(),
+            allow_private: self.allow_private,
+            timeout: Duration::from_secs_f64(self.timeout),
+            s2s_from: self.s2s_from.clone(),
+            probe_wait: Duration::from_secs_f64(self.probe_wait),
+            probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
+            pacer: None,
+            posture_cache: None,
+        }
+    }
+}
+
+fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
+}
+
+pub(crate) fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(0.05..=600.0).contains(&v) {
+        return Err("must be between 0.05 and 600 seconds".into());
+    }
+    Ok(v)
+}

@@ -1,0 +1,5 @@
+//! The register: signatory files, the lifecycle of each domain, and re-verification.
+
+pub mod lifecycle;
+pub mod registry;
+pub mod sweep;
