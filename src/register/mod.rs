@@ -2,4 +2,5 @@
 
 pub mod lifecycle;
 pub mod registry;
+pub mod store;
 pub mod sweep;

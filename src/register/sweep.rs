@@ -23,22 +23,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::check::net::Pacer;
 use crate::check::{Checker, normalize_domain};
 use crate::cli::{Exit, NetworkArgs};
-use crate::register::lifecycle::{self, Event, HistoryEntry, Lifecycle, State};
+use crate::register::lifecycle::{self, Event, Lifecycle, State};
 use crate::register::registry::{self, Registry};
+use crate::register::store::{
+    DomainEntry, EventEntry, HISTORY_DIR, STATUS_FILE, STATUS_SCHEMA, StatusIndex, history_path,
+    read_history, record, remove_stale_temp_files, write_atomic,
+};
 use crate::report::{Report, Verdict};
-
-/// Schema identifier of `status.json`.
-pub const STATUS_SCHEMA: &str = "xmpp-manifesto/status-v1";
-/// Name of the index in the results directory.
-pub const STATUS_FILE: &str = "status.json";
-/// Subdirectory of the histories.
-pub const HISTORY_DIR: &str = "history";
 
 /// `manifesto sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,161 +62,6 @@ pub struct SweepArgs {
     pub domains: Vec<String>,
     #[command(flatten)]
     pub network: NetworkArgs,
-}
-
-/// One domain's entry in `status.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DomainEntry {
-    /// Slug of the signatory that lists the domain.
-    pub signatory: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub github: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
-    pub lifecycle: Lifecycle,
-    /// A lapse notice was sent and the domain has not been verified since.
-    #[serde(default)]
-    pub lapse_notice: bool,
-}
-
-/// An event of this sweep, for the notifier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventEntry {
-    pub domain: String,
-    pub signatory: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub github: Option<String>,
-    pub event: Event,
-    pub state: State,
-    #[serde(
-        default,
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub since: Option<OffsetDateTime>,
-}
-
-/// `status.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusIndex {
-    pub schema: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub generated_at: OffsetDateTime,
-    pub grace_days: u32,
-    pub domains: BTreeMap<String, DomainEntry>,
-    #[serde(default)]
-    pub events: Vec<EventEntry>,
-}
-
-impl StatusIndex {
-    /// Reads `status.json` from a results directory; None when absent.
-    pub fn load(dir: &Path) -> anyhow::Result<Option<StatusIndex>> {
-        let path = dir.join(STATUS_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        let index: StatusIndex = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", path.display()))?;
-        anyhow::ensure!(
-            index.schema == STATUS_SCHEMA,
-            "{}: schema {:?}, expected {STATUS_SCHEMA}",
-            path.display(),
-            index.schema
-        );
-        Ok(Some(index))
-    }
-}
-
-/// Writes `content` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content)?;
-        f.flush()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
-}
-
-/// Removes temporary files an interrupted sweep left behind (`.NAME.tmp.PID`).
-fn remove_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp.") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Reads a history file; a missing file is an empty history. Lines that do not parse (there
-/// should be none) are skipped with a warning rather than losing the rest.
-pub fn read_history(path: &Path) -> anyhow::Result<Vec<HistoryEntry>> {
-    Ok(parse_history(path, &read_history_text(path)?))
-}
-
-fn read_history_text(path: &Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-fn parse_history(path: &Path, text: &str) -> Vec<HistoryEntry> {
-    let mut entries = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<HistoryEntry>(line) {
-            Ok(e) => entries.push(e),
-            Err(e) => eprintln!("warning: {}:{}: skipped: {e}", path.display(), i + 1),
-        }
-    }
-    entries
-}
-
-/// History file of a domain.
-pub fn history_path(results: &Path, domain: &str) -> PathBuf {
-    results.join(HISTORY_DIR).join(format!("{domain}.jsonl"))
-}
-
-/// Appends one check to a domain's history (rewriting the file atomically) and writes its
-/// latest report. Returns the whole history.
-pub fn record(results: &Path, report: &Report) -> anyhow::Result<Vec<HistoryEntry>> {
-    let path = history_path(results, &report.domain);
-    let mut text = read_history_text(&path)?;
-    let mut history = parse_history(&path, &text);
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let entry = HistoryEntry::from_report(report);
-    text.push_str(&serde_json::to_string(&entry)?);
-    text.push('\n');
-    write_atomic(&path, text.as_bytes())?;
-    history.push(entry);
-    let mut json = serde_json::to_string_pretty(report)?;
-    json.push('\n');
-    write_atomic(
-        &results.join(format!("{}.json", report.domain)),
-        json.as_bytes(),
-    )?;
-    Ok(history)
 }
 
 /// What one domain's sweep produced (small: the reports themselves are not kept).

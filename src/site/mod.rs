@@ -16,7 +16,6 @@
 //! Everything that comes from a signatory file or a report is escaped by askama. The output
 //! depends only on the inputs (no build time in it), so rebuilding changes nothing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,7 +25,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::register::lifecycle::{self, HistoryEntry, Lifecycle, State};
+use crate::register::lifecycle::{Lifecycle, State};
 use crate::register::registry::{self, Registry, Role, Signatory};
 use crate::report::{self, Report, Status, Verdict};
 
@@ -120,95 +119,7 @@ impl DomainStatus {
     }
 }
 
-/// The latest report per domain, read from a results directory.
-#[derive(Debug, Clone, Default)]
-pub struct Results {
-    /// Keyed by domain (A-label, lower case).
-    pub latest: BTreeMap<String, Report>,
-    /// Lifecycle per domain, from `status.json` (written by `manifesto sweep`) when present;
-    /// domains it does not list get the lifecycle their latest report alone implies.
-    pub lifecycle: BTreeMap<String, Lifecycle>,
-    /// Files that could not be used, with the reason (the site still builds).
-    pub skipped: Vec<(PathBuf, String)>,
-}
-
-impl Results {
-    /// Reads every `*.json` file directly under `dir` as a report, except the sweep's index
-    /// `status.json`, which gives the lifecycles. When several reports name the same domain, the
-    /// latest `checked_at` wins (`history/` beside is not read).
-    pub fn load(dir: &Path) -> anyhow::Result<Results> {
-        let mut results = Results::default();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading results directory {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
-            .filter(|p| {
-                p.file_name()
-                    .is_none_or(|n| n != crate::register::sweep::STATUS_FILE)
-            })
-            .collect();
-        files.sort();
-        for path in files {
-            let parsed = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<Report>(&b).map_err(|e| e.to_string()));
-            match parsed {
-                Ok(r) if r.schema != report::SCHEMA => results.skipped.push((
-                    path,
-                    format!("schema {:?}, expected {}", r.schema, report::SCHEMA),
-                )),
-                Ok(r) => results.insert(r),
-                Err(e) => results.skipped.push((path, e)),
-            }
-        }
-        match crate::register::sweep::StatusIndex::load(dir) {
-            Ok(Some(index)) => {
-                for (domain, entry) in index.domains {
-                    results.lifecycle.insert(domain, entry.lifecycle);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => results.skipped.push((
-                dir.join(crate::register::sweep::STATUS_FILE),
-                format!("{e:#}"),
-            )),
-        }
-        Ok(results)
-    }
-
-    /// The lifecycle of a domain: from the sweep's index, else what its latest report alone
-    /// says (evaluated at the time of that report, so the site depends only on its inputs).
-    pub fn lifecycle_of(&self, domain: &str) -> Lifecycle {
-        if let Some(lc) = self.lifecycle.get(domain) {
-            return lc.clone();
-        }
-        let history: Vec<HistoryEntry> = self
-            .latest
-            .get(domain)
-            .map(HistoryEntry::from_report)
-            .into_iter()
-            .collect();
-        let now = history
-            .first()
-            .map_or(OffsetDateTime::UNIX_EPOCH, |e| e.checked_at);
-        lifecycle::derive(
-            &history,
-            now,
-            time::Duration::days(i64::from(lifecycle::DEFAULT_GRACE_DAYS)),
-        )
-    }
-
-    /// Adds a report, keeping the latest per domain.
-    pub fn insert(&mut self, report: Report) {
-        let domain = report.domain.trim_end_matches('.').to_ascii_lowercase();
-        match self.latest.get(&domain) {
-            Some(old) if old.checked_at >= report.checked_at => {}
-            _ => {
-                self.latest.insert(domain, report);
-            }
-        }
-    }
-}
+pub use crate::register::store::Results;
 
 /// Options of [`build_site`].
 #[derive(Debug, Clone, Default)]
