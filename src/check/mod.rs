@@ -1,5 +1,6 @@
 //! `manifesto check`: discovery, every endpoint concurrently, then grading into a [`Report`].
 
+pub mod address;
 pub mod advisories;
 pub mod context;
 pub mod dane;

@@ -1,50 +1,19 @@
-//! Address policy and bounded connects.
+//! Bounded connects under the address policy of [`crate::check::address`].
 //!
 //! The bot runs on shared CI runners: without `--allow-private` it must never become a probe
 //! into the runner's own network, so only globally routable addresses are contacted.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-/// Whether `ip` is a public, globally routable unicast address.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6),
-    }
-}
+pub use crate::check::address::is_public;
 
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || a >= 240) // reserved
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
-    let s = ip.segments();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local
-        || (s[0] & 0xffc0) == 0xfe80 // link local
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
-        || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && s[5] == 0)) // IPv4-compatible, deprecated
+fn not_public_reason(ip: IpAddr) -> &'static str {
+    crate::check::address::judge(ip)
+        .err()
+        .map_or("allowed only with --allow-private", |n| n.reason)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +22,10 @@ pub enum ConnectError {
     Timeout(SocketAddr, Duration),
     #[error("connection to {0} failed: {1}")]
     Io(SocketAddr, std::io::Error),
-    #[error("refused to connect to {0}: not a public address (pass --allow-private to allow it)")]
+    #[error(
+        "refused to connect to {0}: not a public address: {reason} (pass --allow-private to allow it)",
+        reason = not_public_reason(*.0)
+    )]
     NotPublic(IpAddr),
 }
 
