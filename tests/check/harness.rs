@@ -1,7 +1,5 @@
 //! Proves that every piece of the test harness (tests/support) works, by talking to it.
 
-mod support;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::time::Instant;
@@ -11,11 +9,11 @@ use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
-use support::dns::{DnsServer, Zone};
-use support::ejabberd::{Ejabberd, S2sStarttls};
-use support::pki::{LeafSpec, Pki};
-use support::prosody::Prosody;
-use support::stream_features;
+use crate::support::dns::{DnsServer, Zone};
+use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::pki::{LeafSpec, Pki};
+use crate::support::prosody::Prosody;
+use crate::support::{self, Listen, stream_features};
 
 const TLS_NS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 

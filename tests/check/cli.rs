@@ -1,9 +1,7 @@
 //! The command line: exit codes, usage errors, and every output format (snapshots of a report
 //! recorded from a real Prosody).
 
-mod support;
-
-use support::check::manifesto;
+use crate::support::cli::manifesto;
 use xmpp_manifesto::output::{Format, formatter};
 use xmpp_manifesto::report::Report;
 
