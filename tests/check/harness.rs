@@ -672,6 +672,7 @@ async fn ejabberd_required_and_optional() {
             .starttls_required(false)
             .s2s_use_starttls(S2sStarttls::Optional)
             .c2s_direct_tls(true)
+            .s2s_direct_tls(true)
             .start(),
     );
     let required = required.unwrap();
@@ -696,32 +697,36 @@ async fn ejabberd_required_and_optional() {
     let f = stream_features(optional.s2s_addr(), "example.test", Some("sender.invalid")).await;
     assert!(has_starttls(&f) && !starttls_required(&f), "{f}");
 
-    // Direct TLS (XEP-0368) listener: a verified TLS handshake with SNI.
-    let direct = optional.c2s_direct_tls_addr().expect("direct TLS port");
-    let ca = pki.ca_file().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("openssl")
-            .args(["s_client", "-connect", &direct.to_string()])
-            .args([
-                "-servername",
-                "example.test",
-                "-verify_hostname",
-                "example.test",
-            ])
-            .args(["-verify_return_error", "-CAfile"])
-            .arg(ca)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Verify return code: 0 (ok)"),
-        "ejabberd Direct TLS:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Direct TLS (XEP-0368) listeners, c2s and s2s: a verified TLS handshake with SNI.
+    for direct in [
+        optional.c2s_direct_tls_addr().expect("c2s Direct TLS port"),
+        optional.s2s_direct_tls_addr().expect("s2s Direct TLS port"),
+    ] {
+        let ca = pki.ca_file().to_path_buf();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("openssl")
+                .args(["s_client", "-connect", &direct.to_string()])
+                .args([
+                    "-servername",
+                    "example.test",
+                    "-verify_hostname",
+                    "example.test",
+                ])
+                .args(["-verify_return_error", "-CAfile"])
+                .arg(ca)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Verify return code: 0 (ok)"),
+            "ejabberd Direct TLS on {direct}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     let addr = required.c2s_addr();
     let started = Instant::now();
