@@ -1,8 +1,11 @@
-//! Runs the real `manifesto` binary and reads its JSON report.
+//! Runs `manifesto check` and reads its JSON report. Most tests go through
+//! [`super::scenario::Scenario::check`], which supplies the resolver and the CA.
 
-use std::process::Command;
+use std::ffi::OsString;
 
 use serde_json::Value;
+
+use super::cli::manifesto;
 
 /// Result of one `manifesto check` run.
 #[derive(Debug)]
@@ -44,44 +47,17 @@ impl CheckRun {
     }
 }
 
-/// The binary under test, with the GitHub environment scrubbed.
-pub fn manifesto() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_manifesto"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GITHUB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-/// `manifesto check DOMAIN --format json --allow-private --resolver DNS [--ca-file CA] EXTRA...`
-pub async fn check(
-    domain: &str,
-    resolver: &str,
-    ca_file: Option<&std::path::Path>,
-    extra: &[&str],
-) -> CheckRun {
+/// `manifesto check DOMAIN --format json ARGS...` (e.g. [`super::scenario::Scenario::network_args`]
+/// and the test's own options).
+pub async fn check(domain: &str, args: &[OsString]) -> CheckRun {
     let mut cmd = manifesto();
-    cmd.args([
-        "check",
-        domain,
-        "--format",
-        "json",
-        "--allow-private",
-        "--resolver",
-        resolver,
-    ]);
+    cmd.args(["check", domain, "--format", "json"]);
     // Real servers on a loaded 2-core test machine answer probes in tens of milliseconds, but
     // not always: a generous minimum wait keeps `verified` results deterministic.
-    if !extra.contains(&"--probe-wait-min") {
+    if !args.iter().any(|a| a == "--probe-wait-min") {
         cmd.args(["--probe-wait-min", "2", "--probe-wait", "4"]);
     }
-    if let Some(ca) = ca_file {
-        cmd.arg("--ca-file").arg(ca);
-    }
-    cmd.args(extra);
+    cmd.args(args);
     let output = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .expect("join")

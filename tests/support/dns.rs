@@ -36,6 +36,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
 
+use super::listeners::Listening;
+
 /// TTL of every record served.
 pub const TTL: u32 = 60;
 
@@ -73,6 +75,17 @@ impl Zone {
         self.srv(&format!("_xmpp-client._tcp.{domain}"), 5, 0, c2s, host)
             .srv(&format!("_xmpp-server._tcp.{domain}"), 5, 0, s2s, host)
             .ip(host, ip)
+    }
+
+    /// [`Zone::xmpp`] for a server the test started: its address and STARTTLS ports.
+    pub fn xmpp_at(self, domain: &str, host: &str, server: &Listening) -> Self {
+        self.xmpp(
+            domain,
+            host,
+            server.ip(),
+            server.c2s_port(),
+            server.s2s_port(),
+        )
     }
 
     /// Any record.

@@ -21,6 +21,7 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,10 +29,9 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::listeners::{Listen, Listeners, Listening};
 use super::pki::Cert;
-use super::{
-    Readiness, StartError, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail,
-};
+use super::{Readiness, StartError, StartFailure, quote, require_binary, retry_start, tail};
 
 /// ejabberd takes ~2-3 s to start here; leave room for a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -67,10 +67,7 @@ pub struct EjabberdBuilder {
     s2s_use_starttls: S2sStarttls,
     protocol_options: Option<Vec<String>>,
     ciphers: Option<String>,
-    ip: Option<IpAddr>,
-    c2s_port: Option<u16>,
-    s2s_port: Option<u16>,
-    c2s_direct_tls: bool,
+    listeners: Listeners,
     resolver: Option<SocketAddr>,
     modules: Vec<(String, String)>,
     extra_yaml: String,
@@ -86,10 +83,7 @@ impl Default for EjabberdBuilder {
             s2s_use_starttls: S2sStarttls::Required,
             protocol_options: None,
             ciphers: None,
-            ip: None,
-            c2s_port: None,
-            s2s_port: None,
-            c2s_direct_tls: false,
+            listeners: Listeners::default(),
             resolver: None,
             // mod_s2s_dialback matters: without it ejabberd answers a db:result with a
             // not-authorized stream error instead of running dialback.
@@ -158,29 +152,6 @@ impl EjabberdBuilder {
         self
     }
 
-    /// Listen on this address instead of a fresh 127.0.0.X. With an explicit address and no
-    /// explicit ports, free ephemeral ports are chosen.
-    pub fn ip(mut self, ip: IpAddr) -> Self {
-        self.ip = Some(ip);
-        self
-    }
-
-    pub fn c2s_port(mut self, port: u16) -> Self {
-        self.c2s_port = Some(port);
-        self
-    }
-
-    pub fn s2s_port(mut self, port: u16) -> Self {
-        self.s2s_port = Some(port);
-        self
-    }
-
-    /// Also a Direct TLS c2s listener (`tls: true`) on a free port.
-    pub fn c2s_direct_tls(mut self, on: bool) -> Self {
-        self.c2s_direct_tls = on;
-        self
-    }
-
     /// Makes ejabberd's SRV lookups (inet_res) ask this DNS server (e.g. a
     /// [`super::dns::DnsServer`]). Trap: ejabberd 23.01 (p1_xmpp `xmpp_stream_out:a_lookup`)
     /// resolves SRV *targets* with `net:getaddrinfo`, i.e. the system resolver, which no inetrc
@@ -217,60 +188,49 @@ impl EjabberdBuilder {
     /// and every port accepts connections. When an address turns out to be taken (by another
     /// test process), retries on fresh addresses/ports unless all were given.
     pub async fn start(self) -> Result<Ejabberd, StartError> {
-        let retryable = self.ip.is_none()
-            || self.c2s_port.is_none()
-            || self.s2s_port.is_none()
-            || self.c2s_direct_tls;
-        let attempts = if retryable { 3 } else { 1 };
-        let mut last = String::new();
-        for _ in 0..attempts {
-            match self.clone().start_once().await {
-                Ok(e) => return Ok(e),
-                Err((StartFailure::AddressInUse(_), report)) => last = report,
-                Err((StartFailure::Other(_), report)) => return Err(StartError(report)),
-            }
-        }
-        Err(StartError(last))
+        let attempts = if self.listeners.retryable() { 3 } else { 1 };
+        retry_start(attempts, || self.clone().start_once()).await
     }
 
-    async fn start_once(self) -> Result<Ejabberd, (StartFailure, String)> {
-        let other = |e: String| (StartFailure::Other(e.clone()), e);
-        require_binary("ejabberdctl", "ejabberd");
-        let erl = require_binary("erl", "erlang-base (a dependency of ejabberd)");
-        assert!(!self.vhosts.is_empty(), "ejabberd needs at least one vhost");
-        let dir = tempfile::Builder::new()
-            .prefix("manifesto-ejabberd-")
-            .tempdir()
-            .map_err(|e| other(format!("create temp dir: {e}")))?;
-        let (ip, default_ports) = match self.ip {
-            Some(ip) => (ip, false),
-            None => (IpAddr::V4(next_loopback_ip()), true),
-        };
-        let pick = |explicit: Option<u16>, standard: u16| {
-            explicit.unwrap_or_else(|| {
-                if default_ports {
-                    standard
-                } else {
-                    free_port(ip)
-                }
-            })
-        };
-        let c2s_port = pick(self.c2s_port, 5222);
-        let s2s_port = pick(self.s2s_port, 5269);
-        let c2s_direct_tls_port = self.c2s_direct_tls.then(|| free_port(ip));
-
-        let spool = dir.path().join("spool");
-        let logs = dir.path().join("log");
-        for d in [&spool, &logs] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
+    /// The `listen:` section: STARTTLS c2s and s2s, and the Direct TLS (`tls: true`) ones.
+    fn listen_yaml(&self, at: &Listening, cfg: &mut String) {
+        let ip_s = quote(&at.ip().to_string());
+        let _ = writeln!(cfg, "listen:");
+        let _ = writeln!(cfg, "  - port: {}", at.c2s_port());
+        let _ = writeln!(cfg, "    ip: {ip_s}");
+        let _ = writeln!(cfg, "    module: ejabberd_c2s");
+        let _ = writeln!(cfg, "    max_stanza_size: 262144");
+        let _ = writeln!(cfg, "    access: c2s");
+        // `starttls_required: false` alone offers no STARTTLS at all: `starttls: true` is what
+        // advertises it.
+        let _ = writeln!(
+            cfg,
+            "    starttls: {}",
+            self.starttls || self.starttls_required
+        );
+        let _ = writeln!(cfg, "    starttls_required: {}", self.starttls_required);
+        if let Some(port) = at.c2s_direct_tls_port() {
+            let _ = writeln!(cfg, "  - port: {port}");
+            let _ = writeln!(cfg, "    ip: {ip_s}");
+            let _ = writeln!(cfg, "    module: ejabberd_c2s");
+            let _ = writeln!(cfg, "    access: c2s");
+            let _ = writeln!(cfg, "    tls: true");
         }
-        let config_file = dir.path().join("ejabberd.yml");
-        let inetrc = dir.path().join("inetrc");
-        let log_file = logs.join("ejabberd.log");
-        let console_file = dir.path().join("console.log");
+        let _ = writeln!(cfg, "  - port: {}", at.s2s_port());
+        let _ = writeln!(cfg, "    ip: {ip_s}");
+        let _ = writeln!(cfg, "    module: ejabberd_s2s_in");
+        let _ = writeln!(cfg, "    max_stanza_size: 524288");
+        if let Some(port) = at.s2s_direct_tls_port() {
+            let _ = writeln!(cfg, "  - port: {port}");
+            let _ = writeln!(cfg, "    ip: {ip_s}");
+            let _ = writeln!(cfg, "    module: ejabberd_s2s_in");
+            let _ = writeln!(cfg, "    max_stanza_size: 524288");
+            let _ = writeln!(cfg, "    tls: true");
+        }
+    }
 
-        let ip_s = quote(&ip.to_string());
+    /// The whole `ejabberd.yml` for one start.
+    fn config(&self, at: &Listening) -> String {
         let mut cfg = String::new();
         let _ = writeln!(cfg, "# generated by tests/support/ejabberd.rs");
         let _ = writeln!(cfg, "loglevel: info");
@@ -297,31 +257,7 @@ impl EjabberdBuilder {
             let _ = writeln!(cfg, "c2s_ciphers: {}", quote(ciphers));
             let _ = writeln!(cfg, "s2s_ciphers: {}", quote(ciphers));
         }
-        let _ = writeln!(cfg, "listen:");
-        let _ = writeln!(cfg, "  - port: {c2s_port}");
-        let _ = writeln!(cfg, "    ip: {ip_s}");
-        let _ = writeln!(cfg, "    module: ejabberd_c2s");
-        let _ = writeln!(cfg, "    max_stanza_size: 262144");
-        let _ = writeln!(cfg, "    access: c2s");
-        // `starttls_required: false` alone offers no STARTTLS at all: `starttls: true` is what
-        // advertises it.
-        let _ = writeln!(
-            cfg,
-            "    starttls: {}",
-            self.starttls || self.starttls_required
-        );
-        let _ = writeln!(cfg, "    starttls_required: {}", self.starttls_required);
-        if let Some(port) = c2s_direct_tls_port {
-            let _ = writeln!(cfg, "  - port: {port}");
-            let _ = writeln!(cfg, "    ip: {ip_s}");
-            let _ = writeln!(cfg, "    module: ejabberd_c2s");
-            let _ = writeln!(cfg, "    access: c2s");
-            let _ = writeln!(cfg, "    tls: true");
-        }
-        let _ = writeln!(cfg, "  - port: {s2s_port}");
-        let _ = writeln!(cfg, "    ip: {ip_s}");
-        let _ = writeln!(cfg, "    module: ejabberd_s2s_in");
-        let _ = writeln!(cfg, "    max_stanza_size: 524288");
+        self.listen_yaml(at, &mut cfg);
         let _ = writeln!(cfg, "s2s_use_starttls: {}", self.s2s_use_starttls.as_yaml());
         // 23.01 rejects s2s_dns_options.
         let _ = writeln!(cfg, "s2s_dns_timeout: 5");
@@ -342,9 +278,11 @@ impl EjabberdBuilder {
             let _ = writeln!(cfg, "  {module}: {options}");
         }
         cfg.push_str(&self.extra_yaml);
-        std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
+        cfg
+    }
 
-        // Like /etc/ejabberd/inetrc, optionally with our DNS server for inet_res.
+    /// Like /etc/ejabberd/inetrc, optionally with our DNS server for inet_res.
+    fn inetrc(&self) -> String {
         // With a test resolver, `dns` (inet_res) instead of `native` (the system resolver), so
         // that SRV targets resolve through the test zone too.
         let lookup = if self.resolver.is_some() {
@@ -377,7 +315,34 @@ impl EjabberdBuilder {
             }
             None => rc.push_str("{file, resolv, \"/etc/resolv.conf\"}.\n"),
         }
-        std::fs::write(&inetrc, rc).map_err(|e| other(format!("write inetrc: {e}")))?;
+        rc
+    }
+
+    async fn start_once(self) -> Result<Ejabberd, (StartFailure, String)> {
+        let other = |e: String| (StartFailure::Other(e.clone()), e);
+        require_binary("ejabberdctl", "ejabberd");
+        let erl = require_binary("erl", "erlang-base (a dependency of ejabberd)");
+        assert!(!self.vhosts.is_empty(), "ejabberd needs at least one vhost");
+        let dir = tempfile::Builder::new()
+            .prefix("manifesto-ejabberd-")
+            .tempdir()
+            .map_err(|e| other(format!("create temp dir: {e}")))?;
+        let at = self.listeners.pick();
+
+        let spool = dir.path().join("spool");
+        let logs = dir.path().join("log");
+        for d in [&spool, &logs] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
+        }
+        let config_file = dir.path().join("ejabberd.yml");
+        let inetrc = dir.path().join("inetrc");
+        let log_file = logs.join("ejabberd.log");
+        let console_file = dir.path().join("console.log");
+
+        let cfg = self.config(&at);
+        std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
+        std::fs::write(&inetrc, self.inetrc()).map_err(|e| other(format!("write inetrc: {e}")))?;
 
         let console = std::fs::File::create(&console_file)
             .map_err(|e| other(format!("create {}: {e}", console_file.display())))?;
@@ -409,18 +374,13 @@ impl EjabberdBuilder {
 
         let mut ejabberd = Ejabberd {
             child,
-            ip,
-            c2s_port,
-            s2s_port,
-            c2s_direct_tls_port,
+            listening: at,
             log_file,
             console_file,
             config_file,
             startup: Duration::ZERO,
             dir,
         };
-        let mut addrs = vec![ejabberd.c2s_addr(), ejabberd.s2s_addr()];
-        addrs.extend(ejabberd.c2s_direct_tls_addr());
         let accepting = |port: u16, module: &str| {
             vec![
                 // "TCP" for plain listeners, "TLS" for `tls: true` ones.
@@ -429,33 +389,36 @@ impl EjabberdBuilder {
             ]
         };
         let mut ready_lines = vec![
-            accepting(c2s_port, "ejabberd_c2s"),
-            accepting(s2s_port, "ejabberd_s2s_in"),
+            accepting(at.c2s_port(), "ejabberd_c2s"),
+            accepting(at.s2s_port(), "ejabberd_s2s_in"),
         ];
-        if let Some(port) = c2s_direct_tls_port {
-            ready_lines.push(accepting(port, "ejabberd_c2s"));
-        }
+        ready_lines.extend(
+            at.c2s_direct_tls_port()
+                .map(|port| accepting(port, "ejabberd_c2s")),
+        );
+        ready_lines.extend(
+            at.s2s_direct_tls_port()
+                .map(|port| accepting(port, "ejabberd_s2s_in")),
+        );
         let readiness = Readiness {
             log_file: &ejabberd.log_file,
             ready_lines,
             // ejabberd exits when it cannot bind ("Failed to open socket at ...: address
             // already in use"), but another server may answer on the port meanwhile.
             in_use_markers: &["address already in use", "eaddrinuse"],
-            addrs,
+            addrs: at.addrs(),
             timeout: START_TIMEOUT,
         };
-        let waited = readiness.wait(&mut ejabberd.child).await;
-        match waited {
+        match readiness.wait(&mut ejabberd.child).await {
             Ok(elapsed) => {
                 ejabberd.startup = elapsed;
                 Ok(ejabberd)
             }
             Err(failure) => {
-                let why = match &failure {
-                    StartFailure::AddressInUse(w) | StartFailure::Other(w) => w.clone(),
-                };
                 let report = format!(
-                    "ejabberd on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    "ejabberd on {} did not start: {}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    at.ip(),
+                    failure.reason(),
                     tail(&ejabberd.console_file, 30),
                     tail(&ejabberd.log_file, 40),
                 );
@@ -465,14 +428,17 @@ impl EjabberdBuilder {
     }
 }
 
+impl Listen for EjabberdBuilder {
+    fn listeners(&mut self) -> &mut Listeners {
+        &mut self.listeners
+    }
+}
+
 /// A running ejabberd; its VM (and process group) is killed when dropped, which is instant,
-/// unlike a clean `stop` (~1-5 s).
+/// unlike a clean `stop` (~1-5 s). Dereferences to where it listens ([`Listening`]).
 pub struct Ejabberd {
     child: Child,
-    ip: IpAddr,
-    c2s_port: u16,
-    s2s_port: u16,
-    c2s_direct_tls_port: Option<u16>,
+    listening: Listening,
     log_file: PathBuf,
     console_file: PathBuf,
     config_file: PathBuf,
@@ -484,35 +450,6 @@ pub struct Ejabberd {
 impl Ejabberd {
     pub fn builder() -> EjabberdBuilder {
         EjabberdBuilder::default()
-    }
-
-    pub fn ip(&self) -> IpAddr {
-        self.ip
-    }
-
-    pub fn c2s_port(&self) -> u16 {
-        self.c2s_port
-    }
-
-    pub fn s2s_port(&self) -> u16 {
-        self.s2s_port
-    }
-
-    pub fn c2s_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.c2s_port)
-    }
-
-    pub fn s2s_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.s2s_port)
-    }
-
-    pub fn c2s_direct_tls_port(&self) -> Option<u16> {
-        self.c2s_direct_tls_port
-    }
-
-    pub fn c2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.c2s_direct_tls_port
-            .map(|p| SocketAddr::new(self.ip, p))
     }
 
     /// How long the start took until every port accepted connections.
@@ -534,6 +471,14 @@ impl Ejabberd {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl Deref for Ejabberd {
+    type Target = Listening;
+
+    fn deref(&self) -> &Listening {
+        &self.listening
     }
 }
 

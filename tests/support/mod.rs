@@ -1,25 +1,27 @@
 //! Test harness shared by the integration tests: a throwaway PKI, an in-process authoritative
-//! DNS server, and real Prosody / ejabberd instances on loopback addresses.
+//! DNS server, real Prosody / ejabberd instances on loopback addresses, and the scenario that
+//! ties them to a run of the real `manifesto` binary.
 //!
-//! Include it from an integration test with `mod support;`. Every test file uses a different
-//! subset, hence the `dead_code` allowance.
+//! Every test binary (one per room: `tests/check/`, `tests/register/`, `tests/bot/`,
+//! `tests/site/`) includes it from its `main.rs` with
+//! `#[path = "../support/mod.rs"] mod support;`. Every binary uses a different subset, hence
+//! the `dead_code` allowance.
 //!
 //! ```ignore
 //! let pki = Pki::new();                                  // --ca-file pki.ca_file()
 //! let cert = pki.leaf(&["example.test"]);
-//! let p = Prosody::builder()
-//!     .vhost("example.test")
-//!     .cert(&cert)
-//!     .c2s_require_encryption(true)
-//!     .s2s_require_encryption(false)
-//!     .start()
-//!     .await?;                                           // p.ip(), p.c2s_port(), p.s2s_port()
-//! let dns = DnsServer::start(
-//!     Zone::new()
-//!         .srv("_xmpp-client._tcp.example.test", 0, 5, p.c2s_port(), "xmpp.example.test")
-//!         .ip("xmpp.example.test", p.ip()),                // A or AAAA by family
+//! let s = Scenario::prosody(
+//!     Prosody::builder()
+//!         .vhost("example.test")
+//!         .cert(&cert)
+//!         .c2s_require_encryption(true)
+//!         .s2s_require_encryption(false),
 //! )
-//! .await;                                                // --resolver dns.resolver_arg()
+//! .await                                                 // s.server().ip(), .c2s_port(), ...
+//! .trusting(&pki)
+//! .serve_domain("example.test")                          // SRV records to xmpp.example.test
+//! .await;
+//! let run = s.check("example.test", &["--timeout", "5"]).await;  // run.code, run.json
 //! ```
 //!
 //! Every server gets its own 127.0.0.X (so the standard ports 5222/5269 are free for it), its
@@ -30,11 +32,21 @@
 #![allow(dead_code)]
 
 pub mod check;
+pub mod cli;
 pub mod dns;
 pub mod ejabberd;
+pub mod git;
+pub mod listeners;
 pub mod pki;
 pub mod prosody;
+pub mod scenario;
+pub mod site;
 
+// The builders' listener setters, for `use support::Listen` (not every binary calls them).
+#[allow(unused_imports)]
+pub use listeners::Listen;
+
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,12 +130,40 @@ impl std::fmt::Debug for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Starts a server with `start_once` up to `attempts` times, as long as each failure is an
+/// address already in use (another test process got there first).
+pub(crate) async fn retry_start<T, F>(
+    attempts: usize,
+    mut start_once: impl FnMut() -> F,
+) -> Result<T, StartError>
+where
+    F: Future<Output = Result<T, (StartFailure, String)>>,
+{
+    let mut last = String::new();
+    for _ in 0..attempts {
+        match start_once().await {
+            Ok(server) => return Ok(server),
+            Err((StartFailure::AddressInUse(_), report)) => last = report,
+            Err((StartFailure::Other(_), report)) => return Err(StartError(report)),
+        }
+    }
+    Err(StartError(last))
+}
+
 /// Why a server did not come up (internal, decides about retrying).
 #[derive(Debug)]
 pub(crate) enum StartFailure {
     /// Another process holds one of the addresses: worth retrying elsewhere.
     AddressInUse(String),
     Other(String),
+}
+
+impl StartFailure {
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            StartFailure::AddressInUse(why) | StartFailure::Other(why) => why,
+        }
+    }
 }
 
 /// What "ready" means for a server process: for every listener, one log line containing all of

@@ -12,7 +12,8 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,10 +21,9 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::listeners::{Listen, Listeners, Listening};
 use super::pki::Cert;
-use super::{
-    Readiness, StartError, StartFailure, free_port, next_loopback_ip, quote, require_binary, tail,
-};
+use super::{Readiness, StartError, StartFailure, quote, require_binary, retry_start, tail};
 
 /// How long a start may take before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,11 +38,7 @@ pub struct ProsodyBuilder {
     s2s_secure_auth: bool,
     tls_protocol: Option<String>,
     tls_ciphers: Option<String>,
-    ip: Option<IpAddr>,
-    c2s_port: Option<u16>,
-    s2s_port: Option<u16>,
-    c2s_direct_tls: bool,
-    s2s_direct_tls: bool,
+    listeners: Listeners,
     modules: Vec<String>,
     resolver: Option<SocketAddr>,
     extra_global: String,
@@ -59,11 +55,7 @@ impl Default for ProsodyBuilder {
             s2s_secure_auth: false,
             tls_protocol: None,
             tls_ciphers: None,
-            ip: None,
-            c2s_port: None,
-            s2s_port: None,
-            c2s_direct_tls: false,
-            s2s_direct_tls: false,
+            listeners: Listeners::default(),
             modules: [
                 "roster", "saslauth", "tls", "dialback", "disco", "ping", "register", "version",
             ]
@@ -123,35 +115,6 @@ impl ProsodyBuilder {
         self
     }
 
-    /// Listen on this address instead of a fresh 127.0.0.X. With an explicit address and no
-    /// explicit ports, free ephemeral ports are chosen (the address may be shared, e.g. `::1`).
-    pub fn ip(mut self, ip: IpAddr) -> Self {
-        self.ip = Some(ip);
-        self
-    }
-
-    pub fn c2s_port(mut self, port: u16) -> Self {
-        self.c2s_port = Some(port);
-        self
-    }
-
-    pub fn s2s_port(mut self, port: u16) -> Self {
-        self.s2s_port = Some(port);
-        self
-    }
-
-    /// Also listen for XEP-0368 Direct TLS c2s on a free port ([`Prosody::c2s_direct_tls_port`]).
-    pub fn c2s_direct_tls(mut self, on: bool) -> Self {
-        self.c2s_direct_tls = on;
-        self
-    }
-
-    /// Also listen for XEP-0368 Direct TLS s2s on a free port ([`Prosody::s2s_direct_tls_port`]).
-    pub fn s2s_direct_tls(mut self, on: bool) -> Self {
-        self.s2s_direct_tls = on;
-        self
-    }
-
     /// Without `mod_tls` (`false`), Prosody offers no STARTTLS at all. Note that merely leaving
     /// out the certificate is not the same: Prosody 0.12 still advertises STARTTLS and then
     /// fails the handshake ("no shared cipher").
@@ -188,65 +151,18 @@ impl ProsodyBuilder {
     /// listener as active and every port accepts connections. When an address turns out to be
     /// taken (by another test process), retries on fresh addresses/ports unless all were given.
     pub async fn start(self) -> Result<Prosody, StartError> {
-        let retryable = self.ip.is_none()
-            || self.c2s_port.is_none()
-            || self.s2s_port.is_none()
-            || self.c2s_direct_tls
-            || self.s2s_direct_tls;
-        let attempts = if retryable { 4 } else { 1 };
-        let mut last = String::new();
-        for _ in 0..attempts {
-            match self.clone().start_once().await {
-                Ok(p) => return Ok(p),
-                Err((StartFailure::AddressInUse(_), report)) => last = report,
-                Err((StartFailure::Other(_), report)) => return Err(StartError(report)),
-            }
-        }
-        Err(StartError(last))
+        let attempts = if self.listeners.retryable() { 4 } else { 1 };
+        retry_start(attempts, || self.clone().start_once()).await
     }
 
-    async fn start_once(self) -> Result<Prosody, (StartFailure, String)> {
-        let other = |e: String| (StartFailure::Other(e.clone()), e);
-        let binary = require_binary("prosody", "prosody");
-        assert!(!self.vhosts.is_empty(), "Prosody needs at least one vhost");
-        let dir = tempfile::Builder::new()
-            .prefix("manifesto-prosody-")
-            .tempdir()
-            .map_err(|e| other(format!("create temp dir: {e}")))?;
-        let (ip, default_ports) = match self.ip {
-            Some(ip) => (ip, false),
-            None => (IpAddr::V4(next_loopback_ip()), true),
-        };
-        let pick = |explicit: Option<u16>, standard: u16| {
-            explicit.unwrap_or_else(|| {
-                if default_ports {
-                    standard
-                } else {
-                    free_port(ip)
-                }
-            })
-        };
-        let c2s_port = pick(self.c2s_port, 5222);
-        let s2s_port = pick(self.s2s_port, 5269);
-        let c2s_direct_tls_port = self.c2s_direct_tls.then(|| free_port(ip));
-        let s2s_direct_tls_port = self.s2s_direct_tls.then(|| free_port(ip));
-
-        let data = dir.path().join("data");
-        let certs = dir.path().join("certs");
-        for d in [&data, &certs] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
-        }
-        let log_file = dir.path().join("prosody.log");
-        let console_file = dir.path().join("console.log");
-        let config_file = dir.path().join("prosody.cfg.lua");
-
+    /// The Lua config for one start: the global section, then one `VirtualHost` per vhost.
+    fn config(&self, dir: &Path, at: &Listening, log_file: &Path) -> String {
         let ports = |p: Option<u16>| match p {
             Some(p) => format!("{{ {p} }}"),
             None => "{ }".to_string(),
         };
         let path = |p: &Path| quote(&p.to_string_lossy());
-        let ip_s = quote(&ip.to_string());
+        let ip_s = quote(&at.ip().to_string());
         let mut ssl = String::new();
         if let Some((chain, key)) = &self.cert {
             let _ = write!(ssl, "certificate = {}; key = {}; ", path(chain), path(key));
@@ -269,17 +185,25 @@ impl ProsodyBuilder {
         // The tests run as root; Prosody refuses to unless told (and, started directly rather
         // than through prosodyctl, it never switches to the prosody user itself).
         let _ = writeln!(cfg, "run_as_root = true");
-        let _ = writeln!(cfg, "pidfile = {}", path(&dir.path().join("prosody.pid")));
-        let _ = writeln!(cfg, "data_path = {}", path(&data));
-        let _ = writeln!(cfg, "certificates = {}", path(&certs));
-        let _ = writeln!(cfg, "log = {{ debug = {} }}", path(&log_file));
+        let _ = writeln!(cfg, "pidfile = {}", path(&dir.join("prosody.pid")));
+        let _ = writeln!(cfg, "data_path = {}", path(&dir.join("data")));
+        let _ = writeln!(cfg, "certificates = {}", path(&dir.join("certs")));
+        let _ = writeln!(cfg, "log = {{ debug = {} }}", path(log_file));
         let _ = writeln!(cfg, "interfaces = {{ {ip_s} }}");
         let _ = writeln!(cfg, "c2s_interfaces = {{ {ip_s} }}");
         let _ = writeln!(cfg, "s2s_interfaces = {{ {ip_s} }}");
-        let _ = writeln!(cfg, "c2s_ports = {}", ports(Some(c2s_port)));
-        let _ = writeln!(cfg, "s2s_ports = {}", ports(Some(s2s_port)));
-        let _ = writeln!(cfg, "c2s_direct_tls_ports = {}", ports(c2s_direct_tls_port));
-        let _ = writeln!(cfg, "s2s_direct_tls_ports = {}", ports(s2s_direct_tls_port));
+        let _ = writeln!(cfg, "c2s_ports = {}", ports(Some(at.c2s_port())));
+        let _ = writeln!(cfg, "s2s_ports = {}", ports(Some(at.s2s_port())));
+        let _ = writeln!(
+            cfg,
+            "c2s_direct_tls_ports = {}",
+            ports(at.c2s_direct_tls_port())
+        );
+        let _ = writeln!(
+            cfg,
+            "s2s_direct_tls_ports = {}",
+            ports(at.s2s_direct_tls_port())
+        );
         let _ = writeln!(cfg, "legacy_ssl_ports = {{ }}");
         let _ = writeln!(cfg, "modules_enabled = {{ {modules} }}");
         let _ = writeln!(cfg, "allow_registration = false");
@@ -319,6 +243,26 @@ impl ProsodyBuilder {
                 let _ = writeln!(cfg, "  ssl = {{ {ssl}}}");
             }
         }
+        cfg
+    }
+
+    async fn start_once(self) -> Result<Prosody, (StartFailure, String)> {
+        let other = |e: String| (StartFailure::Other(e.clone()), e);
+        let binary = require_binary("prosody", "prosody");
+        assert!(!self.vhosts.is_empty(), "Prosody needs at least one vhost");
+        let dir = tempfile::Builder::new()
+            .prefix("manifesto-prosody-")
+            .tempdir()
+            .map_err(|e| other(format!("create temp dir: {e}")))?;
+        let at = self.listeners.pick();
+        for d in [dir.path().join("data"), dir.path().join("certs")] {
+            std::fs::create_dir_all(&d)
+                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
+        }
+        let log_file = dir.path().join("prosody.log");
+        let console_file = dir.path().join("console.log");
+        let config_file = dir.path().join("prosody.cfg.lua");
+        let cfg = self.config(dir.path(), &at, &log_file);
         std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
 
         let console = std::fs::File::create(&console_file)
@@ -342,62 +286,49 @@ impl ProsodyBuilder {
 
         let mut prosody = Prosody {
             child,
-            ip,
-            c2s_port,
-            s2s_port,
-            c2s_direct_tls_port,
-            s2s_direct_tls_port,
+            listening: at,
             log_file,
             console_file,
             config_file,
             startup: Duration::ZERO,
             dir,
         };
-        let mut addrs = vec![prosody.c2s_addr(), prosody.s2s_addr()];
-        addrs.extend(prosody.c2s_direct_tls_addr());
-        addrs.extend(prosody.s2s_direct_tls_addr());
+        let activated = |service: &str, port: u16| {
+            vec![
+                format!("Activated service '{service}' on"),
+                format!("]:{port}"),
+            ]
+        };
         let mut ready_lines = vec![
-            vec![
-                "Activated service 'c2s' on".to_string(),
-                format!("]:{c2s_port}"),
-            ],
-            vec![
-                "Activated service 's2s' on".to_string(),
-                format!("]:{s2s_port}"),
-            ],
+            activated("c2s", at.c2s_port()),
+            activated("s2s", at.s2s_port()),
         ];
-        if let Some(port) = c2s_direct_tls_port {
-            ready_lines.push(vec![
-                "Activated service 'c2s_direct_tls' on".to_string(),
-                format!("]:{port}"),
-            ]);
-        }
-        if let Some(port) = s2s_direct_tls_port {
-            ready_lines.push(vec![
-                "Activated service 's2s_direct_tls' on".to_string(),
-                format!("]:{port}"),
-            ]);
-        }
+        ready_lines.extend(
+            at.c2s_direct_tls_port()
+                .map(|port| activated("c2s_direct_tls", port)),
+        );
+        ready_lines.extend(
+            at.s2s_direct_tls_port()
+                .map(|port| activated("s2s_direct_tls", port)),
+        );
         let readiness = Readiness {
             log_file: &prosody.log_file,
             ready_lines,
             // Prosody keeps running when it cannot bind; this log line is the only sign.
             in_use_markers: &["Failed to open server port"],
-            addrs,
+            addrs: at.addrs(),
             timeout: START_TIMEOUT,
         };
-        let waited = readiness.wait(&mut prosody.child).await;
-        match waited {
+        match readiness.wait(&mut prosody.child).await {
             Ok(elapsed) => {
                 prosody.startup = elapsed;
                 Ok(prosody)
             }
             Err(failure) => {
-                let why = match &failure {
-                    StartFailure::AddressInUse(w) | StartFailure::Other(w) => w.clone(),
-                };
                 let report = format!(
-                    "Prosody on {ip} did not start: {why}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    "Prosody on {} did not start: {}\n--- console ---\n{}\n--- log tail ---\n{}\n--- config ---\n{cfg}",
+                    at.ip(),
+                    failure.reason(),
                     tail(&prosody.console_file, 20),
                     tail(&prosody.log_file, 40),
                 );
@@ -407,14 +338,17 @@ impl ProsodyBuilder {
     }
 }
 
-/// A running Prosody; killed (with its process group) when dropped.
+impl Listen for ProsodyBuilder {
+    fn listeners(&mut self) -> &mut Listeners {
+        &mut self.listeners
+    }
+}
+
+/// A running Prosody; killed (with its process group) when dropped. Dereferences to where it
+/// listens ([`Listening`]: `ip()`, `c2s_port()`, `c2s_addr()`, ...).
 pub struct Prosody {
     child: Child,
-    ip: IpAddr,
-    c2s_port: u16,
-    s2s_port: u16,
-    c2s_direct_tls_port: Option<u16>,
-    s2s_direct_tls_port: Option<u16>,
+    listening: Listening,
     log_file: PathBuf,
     console_file: PathBuf,
     config_file: PathBuf,
@@ -426,44 +360,6 @@ pub struct Prosody {
 impl Prosody {
     pub fn builder() -> ProsodyBuilder {
         ProsodyBuilder::default()
-    }
-
-    pub fn ip(&self) -> IpAddr {
-        self.ip
-    }
-
-    pub fn c2s_port(&self) -> u16 {
-        self.c2s_port
-    }
-
-    pub fn s2s_port(&self) -> u16 {
-        self.s2s_port
-    }
-
-    pub fn c2s_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.c2s_port)
-    }
-
-    pub fn s2s_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.s2s_port)
-    }
-
-    pub fn c2s_direct_tls_port(&self) -> Option<u16> {
-        self.c2s_direct_tls_port
-    }
-
-    pub fn s2s_direct_tls_port(&self) -> Option<u16> {
-        self.s2s_direct_tls_port
-    }
-
-    pub fn c2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.c2s_direct_tls_port
-            .map(|p| SocketAddr::new(self.ip, p))
-    }
-
-    pub fn s2s_direct_tls_addr(&self) -> Option<SocketAddr> {
-        self.s2s_direct_tls_port
-            .map(|p| SocketAddr::new(self.ip, p))
     }
 
     /// How long the start took until every port accepted connections.
@@ -486,6 +382,14 @@ impl Prosody {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl Deref for Prosody {
+    type Target = Listening;
+
+    fn deref(&self) -> &Listening {
+        &self.listening
     }
 }
 

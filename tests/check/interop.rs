@@ -1,19 +1,15 @@
 //! `manifesto check` against real Prosody and ejabberd servers on loopback, with DNS from an
 //! in-process server and certificates from a throwaway CA.
 
-mod support;
-
 use std::net::IpAddr;
 
-use support::check::{CheckRun, check};
-use support::dns::{DnsServer, Zone};
-use support::ejabberd::{Ejabberd, S2sStarttls};
-use support::pki::{Cert, LeafSpec, Pki};
-use support::prosody::{Prosody, ProsodyBuilder};
-
-async fn prosody(builder: ProsodyBuilder) -> Prosody {
-    builder.start().await.expect("start Prosody")
-}
+use crate::support::Listen;
+use crate::support::check::CheckRun;
+use crate::support::cli::manifesto;
+use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::pki::{Cert, LeafSpec, Pki};
+use crate::support::prosody::{Prosody, ProsodyBuilder};
+use crate::support::scenario::Scenario;
 
 /// Starts Prosody for `domain` (SRV to xmpp.DOMAIN) and checks it.
 async fn check_prosody(
@@ -21,23 +17,18 @@ async fn check_prosody(
     cert: Option<&Cert>,
     pki: &Pki,
     configure: impl FnOnce(ProsodyBuilder) -> ProsodyBuilder,
-) -> (CheckRun, Prosody) {
+) -> (CheckRun, Scenario) {
     let mut builder = Prosody::builder().vhost(domain);
     if let Some(cert) = cert {
         builder = builder.cert(cert);
     }
-    let p = prosody(configure(builder)).await;
-    let host = format!("xmpp.{domain}");
-    let dns =
-        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
-    )
-    .await;
-    (run, p)
+    let s = Scenario::prosody(configure(builder))
+        .await
+        .trusting(pki)
+        .serve_domain(domain)
+        .await;
+    let run = s.check(domain, &["--timeout", "5"]).await;
+    (run, s)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,17 +259,14 @@ async fn srv_id_and_xmpp_addr_certificates_pass() {
 async fn no_srv_falls_back_to_the_domain_address() {
     let pki = Pki::new();
     let domain = "fallback.example";
-    let p = prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain]))).await;
+    let s = Scenario::prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain])))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| zone.ip(domain, s.server().ip()))
+        .await;
     // The fallback only uses 5222/5269: Prosody listens there on its own loopback address.
-    assert_eq!((p.c2s_port(), p.s2s_port()), (5222, 5269));
-    let dns = DnsServer::start(Zone::new().ip(domain, p.ip())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
-    )
-    .await;
+    assert_eq!((s.server().c2s_port(), s.server().s2s_port()), (5222, 5269));
+    let run = s.check(domain, &["--timeout", "5"]).await;
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
     for ep in run.endpoints() {
         assert_eq!(ep["source"], "fallback", "{}", run.dump());
@@ -296,23 +284,14 @@ async fn no_srv_falls_back_to_the_domain_address() {
 async fn srv_to_a_closed_port_is_inconclusive() {
     let pki = Pki::new();
     let domain = "closed.example";
-    let ip = support::next_loopback_ip();
-    let port = support::free_port(IpAddr::V4(ip));
-    let dns = DnsServer::start(Zone::new().xmpp(
-        domain,
-        "xmpp.closed.example",
-        IpAddr::V4(ip),
-        port,
-        port,
-    ))
-    .await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "2"],
-    )
-    .await;
+    let ip = IpAddr::V4(crate::support::next_loopback_ip());
+    let port = crate::support::free_port(ip);
+    let run = Scenario::new()
+        .trusting(&pki)
+        .serve_zone(|zone, _| zone.xmpp(domain, "xmpp.closed.example", ip, port, port))
+        .await
+        .check(domain, &["--timeout", "2"])
+        .await;
     assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
     assert_eq!(run.code, 3);
     assert_eq!(
@@ -327,27 +306,24 @@ async fn srv_to_a_closed_port_is_inconclusive() {
 async fn s2s_srv_target_dot_is_not_applicable() {
     let pki = Pki::new();
     let domain = "no-federation.example";
-    let p = prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain]))).await;
-    let dns = DnsServer::start(
-        Zone::new()
-            .srv(
+    let host = "xmpp.no-federation.example";
+    let run = Scenario::prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain])))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            zone.srv(
                 &format!("_xmpp-client._tcp.{domain}"),
                 5,
                 0,
-                p.c2s_port(),
-                "xmpp.no-federation.example",
+                s.server().c2s_port(),
+                host,
             )
             .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, 0, ".")
-            .ip("xmpp.no-federation.example", p.ip()),
-    )
-    .await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
-    )
-    .await;
+            .ip(host, s.server().ip())
+        })
+        .await
+        .check(domain, &["--timeout", "5"])
+        .await;
     assert_eq!(
         run.status("s2s-tls-required"),
         "not-applicable",
@@ -361,13 +337,14 @@ async fn s2s_srv_target_dot_is_not_applicable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn servfail_is_inconclusive_never_a_fallback() {
     let domain = "servfail.example";
-    let dns = DnsServer::start(
-        Zone::new()
-            .servfail(&format!("_xmpp-client._tcp.{domain}"))
-            .servfail(&format!("_xmpp-server._tcp.{domain}")),
-    )
-    .await;
-    let run = check(domain, &dns.resolver_arg(), None, &["--timeout", "2"]).await;
+    let run = Scenario::new()
+        .serve_zone(|zone, _| {
+            zone.servfail(&format!("_xmpp-client._tcp.{domain}"))
+                .servfail(&format!("_xmpp-server._tcp.{domain}"))
+        })
+        .await
+        .check(domain, &["--timeout", "2"])
+        .await;
     assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
     assert!(
         run.endpoints().iter().all(|e| e["source"] != "fallback"),
@@ -379,22 +356,26 @@ async fn servfail_is_inconclusive_never_a_fallback() {
 #[tokio::test(flavor = "multi_thread")]
 async fn private_addresses_are_refused_without_allow_private() {
     let domain = "private.example";
-    let dns = DnsServer::start(Zone::new().xmpp(
-        domain,
-        "xmpp.private.example",
-        "127.0.0.1".parse().unwrap(),
-        5222,
-        5269,
-    ))
-    .await;
-    let output = support::check::manifesto()
+    let s = Scenario::new()
+        .serve_zone(|zone, _| {
+            zone.xmpp(
+                domain,
+                "xmpp.private.example",
+                "127.0.0.1".parse().unwrap(),
+                5222,
+                5269,
+            )
+        })
+        .await;
+    // Not `s.network_args()`: without --allow-private.
+    let output = manifesto()
         .args([
             "check",
             domain,
             "--format",
             "json",
             "--resolver",
-            &dns.resolver_arg(),
+            &s.dns().resolver_arg(),
         ])
         .output()
         .unwrap();
@@ -410,26 +391,19 @@ async fn private_addresses_are_refused_without_allow_private() {
 async fn ejabberd_check(domain: &str, c2s_required: bool, s2s: S2sStarttls) -> CheckRun {
     let pki = Pki::new();
     let cert = pki.leaf(&[domain]);
-    let e = Ejabberd::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .starttls_required(c2s_required)
-        .s2s_use_starttls(s2s)
-        .start()
-        .await
-        .expect("start ejabberd");
-    let host = format!("xmpp.{domain}");
-    let dns =
-        DnsServer::start(Zone::new().xmpp(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
+    Scenario::ejabberd(
+        Ejabberd::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .starttls_required(c2s_required)
+            .s2s_use_starttls(s2s),
     )
-    .await;
-    drop(e);
-    run
+    .await
+    .trusting(&pki)
+    .serve_domain(domain)
+    .await
+    .check(domain, &["--timeout", "5"])
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -474,47 +448,38 @@ async fn every_address_ipv4_and_ipv6_is_checked() {
     let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
     // The same ports on both addresses, as one host behind A and AAAA records would have.
     let (v4, c2s, s2s) = loop {
-        let (c, s) = (support::free_port(v6), support::free_port(v6));
-        let v4 = IpAddr::V4(support::next_loopback_ip());
+        let (c, s) = (crate::support::free_port(v6), crate::support::free_port(v6));
+        let v4 = IpAddr::V4(crate::support::next_loopback_ip());
         if std::net::TcpListener::bind((v4, c)).is_ok()
             && std::net::TcpListener::bind((v4, s)).is_ok()
         {
             break (v4, c, s);
         }
     };
-    let strong = prosody(
+    let at = |ip: IpAddr| {
         Prosody::builder()
             .vhost(domain)
             .cert(&cert)
-            .ip(v4)
-            .c2s_port(c2s)
-            .s2s_port(s2s),
-    )
-    .await;
-    let weak = prosody(
-        Prosody::builder()
-            .vhost(domain)
-            .cert(&cert)
-            .ip(v6)
+            .ip(ip)
             .c2s_port(c2s)
             .s2s_port(s2s)
-            .c2s_require_encryption(false),
-    )
-    .await;
+    };
     let host = "xmpp.dual-stack.example";
-    let dns = DnsServer::start(
-        Zone::new()
-            .xmpp(domain, host, strong.ip(), c2s, s2s)
-            .ip(host, weak.ip()),
-    )
-    .await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
-    )
-    .await;
+    // A strong server on the IPv4 address, a weak one on the IPv6 address.
+    let run = Scenario::prosody(at(v4))
+        .await
+        .and_prosody(at(v6).c2s_require_encryption(false))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            let [strong, weak] = s.servers() else {
+                unreachable!("two servers")
+            };
+            zone.xmpp_at(domain, host, strong).ip(host, weak.ip())
+        })
+        .await
+        .check(domain, &["--timeout", "5"])
+        .await;
     let addresses: Vec<&str> = run
         .endpoints()
         .iter()

@@ -1,16 +1,14 @@
 //! Behaviour no real server shows, from hand-written servers: a liar, a silent enforcer,
 //! garbage, a DOCTYPE, megabytes of features, a tarpit, bytes smuggled after `<proceed/>`.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::check::{CheckRun, check};
-use support::dns::{DnsServer, Zone};
+use crate::support::check::CheckRun;
+use crate::support::scenario::Scenario;
 
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='fake.example' id='fake1' version='1.0'>";
 const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -159,9 +157,9 @@ async fn check_fake(
 ) -> (CheckRun, Duration) {
     let addr = fake_server(behaviour).await;
     let host = format!("xmpp.{domain}");
-    let dns = DnsServer::start(
-        Zone::new()
-            .srv(
+    let s = Scenario::new()
+        .serve_zone(|zone, _| {
+            zone.srv(
                 &format!("_xmpp-client._tcp.{domain}"),
                 0,
                 0,
@@ -169,17 +167,11 @@ async fn check_fake(
                 &host,
             )
             .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, 0, ".")
-            .ip(&host, addr.ip()),
-    )
-    .await;
+            .ip(&host, addr.ip())
+        })
+        .await;
     let started = Instant::now();
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        None,
-        &["--timeout", timeout_secs],
-    )
-    .await;
+    let run = s.check(domain, &["--timeout", timeout_secs]).await;
     (run, started.elapsed())
 }
 

@@ -3,18 +3,18 @@
 //! against the chain a real Prosody presents. Advisories only: never a failure of the manifesto;
 //! a bogus signature makes discovery inconclusive.
 
-mod support;
-
-use std::path::Path;
 use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
-use support::check::{CheckRun, check, manifesto};
-use support::dns::{DnsServer, Zone};
-use support::pki::Pki;
-use support::prosody::Prosody;
 use xmpp_manifesto::check::dane::{self, TlsaLookup};
+
+use crate::support::check::CheckRun;
+use crate::support::cli::manifesto;
+use crate::support::dns::{DnsServer, Zone};
+use crate::support::pki::{Cert, Pki};
+use crate::support::prosody::{Prosody, ProsodyBuilder};
+use crate::support::scenario::Scenario;
 
 /// The harness itself: a signed zone validates, a corrupted signature does not.
 #[tokio::test(flavor = "multi_thread")]
@@ -89,18 +89,13 @@ fn text(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_string()
 }
 
-/// `manifesto check` in another output format, for the same inputs.
-fn render(domain: &str, dns: &DnsServer, pki: &Pki, anchor: &Path, format: &str) -> String {
-    let out = manifesto()
-        .args(["check", domain, "--allow-private", "--timeout", "5"])
-        .args(["--resolver", &dns.resolver_arg(), "--format", format])
-        .arg("--ca-file")
-        .arg(pki.ca_file())
-        .arg("--trust-anchor")
-        .arg(anchor)
-        .output()
-        .expect("run manifesto");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Prosody for `domain` with `cert`, requiring TLS on both services.
+fn strict_prosody(domain: &str, cert: &Cert) -> ProsodyBuilder {
+    Prosody::builder()
+        .vhost(domain)
+        .cert(cert)
+        .c2s_require_encryption(true)
+        .s2s_require_encryption(true)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,32 +104,23 @@ async fn signed_zone_is_secure_and_tlsa_matches() {
     let domain = "dane.example";
     let host = format!("xmpp.{domain}");
     let cert = pki.leaf(&[domain]);
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .start()
-        .await
-        .expect("start Prosody");
     let record = dane::suggested_tlsa(&cert.der).expect("3 1 1 record of the leaf");
     let digest = hex::decode(record.rsplit(' ').next().unwrap_or_default()).expect("hex digest");
-    let zone = Zone::new()
-        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
-        // c2s: the right key; s2s: a stale one.
-        .tlsa(&format!("_{}._tcp.{host}", p.c2s_port()), 3, 1, 1, &digest)
-        .tlsa(&format!("_{}._tcp.{host}", p.s2s_port()), 3, 1, 1, &[0; 32])
-        .signed();
-    let dns = DnsServer::start(zone).await;
-    let anchor = dns.trust_anchor_file().expect("trust anchor");
-    let anchor_arg = anchor.to_string_lossy().into_owned();
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5", "--trust-anchor", &anchor_arg],
-    )
-    .await;
+    // The check trusts the signed zone's key (--trust-anchor) by itself.
+    let s = Scenario::prosody(strict_prosody(domain, &cert))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            let p = s.server();
+            zone.xmpp_at(domain, &host, p)
+                // c2s: the right key; s2s: a stale one.
+                .tlsa(&format!("_{}._tcp.{host}", p.c2s_port()), 3, 1, 1, &digest)
+                .tlsa(&format!("_{}._tcp.{host}", p.s2s_port()), 3, 1, 1, &[0; 32])
+                .signed()
+        })
+        .await;
+    let p = s.server();
+    let run = s.check(domain, &["--timeout", "5"]).await;
 
     // Advisories never decide the verdict.
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
@@ -201,14 +187,13 @@ async fn signed_zone_is_secure_and_tlsa_matches() {
     );
 
     // Every output format shows both findings.
-    let text_out = render(domain, &dns, &pki, anchor, "text");
+    let text_out = s.render(domain, "text", &["--timeout", "5"]);
     assert!(text_out.contains("advisory info dnssec:"), "{text_out}");
     assert!(text_out.contains("advisory warn dane:"), "{text_out}");
     assert!(text_out.contains(&record), "{text_out}");
-    let md = render(domain, &dns, &pki, anchor, "markdown");
+    let md = s.render(domain, "markdown", &["--timeout", "5"]);
     assert!(md.contains("**dnssec** (info)"), "{md}");
     assert!(md.contains("**dane** (warn)"), "{md}");
-    drop(p);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,30 +202,16 @@ async fn bogus_signature_makes_discovery_inconclusive() {
     let domain = "bogus-dnssec.example";
     let host = format!("xmpp.{domain}");
     let cert = pki.leaf(&[domain]);
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .start()
+    let s = Scenario::prosody(strict_prosody(domain, &cert))
         .await
-        .expect("start Prosody");
-    let zone = Zone::new()
-        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
-        .bogus(&format!("_xmpp-client._tcp.{domain}"));
-    let dns = DnsServer::start(zone).await;
-    let anchor = dns
-        .trust_anchor_file()
-        .expect("trust anchor")
-        .to_string_lossy()
-        .into_owned();
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5", "--trust-anchor", &anchor],
-    )
-    .await;
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            zone.xmpp_at(domain, &host, s.server())
+                .bogus(&format!("_xmpp-client._tcp.{domain}"))
+        })
+        .await;
+    let p = s.server();
+    let run = s.check(domain, &["--timeout", "5"]).await;
 
     assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
     assert_eq!(run.code, 3, "{}", run.dump());
@@ -291,7 +262,6 @@ async fn bogus_signature_makes_discovery_inconclusive() {
         run.dump()
     );
     assert_eq!(dane[0]["level"], "info", "{}", run.dump());
-    drop(p);
 }
 
 /// Without a signed zone (and with the IANA root keys), nothing is claimed: an info advisory.
@@ -299,31 +269,19 @@ async fn bogus_signature_makes_discovery_inconclusive() {
 async fn unsigned_zone_claims_nothing() {
     let pki = Pki::new();
     let domain = "unsigned.example";
-    let host = format!("xmpp.{domain}");
     let cert = pki.leaf(&[domain]);
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .start()
+    let run = Scenario::prosody(strict_prosody(domain, &cert))
         .await
-        .expect("start Prosody");
-    let dns =
-        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
-    )
-    .await;
+        .trusting(&pki)
+        .serve_domain(domain)
+        .await
+        .check(domain, &["--timeout", "5"])
+        .await;
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
     let dnssec = advisories(&run, "dnssec");
     assert_eq!(dnssec.len(), 1, "{}", run.dump());
     assert_eq!(dnssec[0]["level"], "info", "{}", run.dump());
     assert!(advisories(&run, "dane").is_empty(), "{}", run.dump());
-    drop(p);
 }
 
 #[test]

@@ -1,6 +1,4 @@
-//! Fixtures shared by the site tests: a small register and a results directory.
-
-#![allow(dead_code)]
+//! Fixtures of the site tests: a small register and a results directory.
 
 use std::path::PathBuf;
 

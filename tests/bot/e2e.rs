@@ -3,24 +3,22 @@
 //! server); `manifesto review` reviews it, then `manifesto comment --labels` posts the comment to
 //! a fake GitHub (wiremock). A second push and run update the same comment.
 
-mod gitrepo;
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use gitrepo::{Repo, ReviewRun, operator, review};
 use serde_json::{Value, json};
-use support::check::manifesto;
-use support::dns::{DnsServer, Zone};
-use support::pki::Pki;
-use support::prosody::Prosody;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use xmpp_manifesto::bot::github::{
     LABEL_NEEDS_WORK, LABEL_VERIFIED, REVIEW_MARKER, verdict_marker,
 };
 use xmpp_manifesto::report::Verdict;
+
+use crate::support::cli::manifesto;
+use crate::support::git::{Repo, ReviewRun, operator, review};
+use crate::support::pki::Pki;
+use crate::support::prosody::Prosody;
+use crate::support::scenario::Scenario;
 
 const ISSUE: &str = "/repos/acme/register/issues/7";
 const BOT: &str = "github-actions[bot]";
@@ -121,32 +119,14 @@ async fn review_then_comment_against_fake_github() {
     let pki = Pki::new();
     let domain = "chat.operator-one.net";
     let host = "xmpp.operator-one.net";
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&pki.leaf(&[domain]))
-        .start()
+    let s = Scenario::prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain])))
         .await
-        .expect("start Prosody");
-    let dns = DnsServer::start(
-        Zone::new()
-            .srv(
-                &format!("_xmpp-client._tcp.{domain}"),
-                5,
-                0,
-                p.c2s_port(),
-                host,
-            )
-            .srv(
-                &format!("_xmpp-server._tcp.{domain}"),
-                5,
-                0,
-                p.s2s_port(),
-                host,
-            )
-            .ip(host, p.ip())
-            .txt(&format!("_xmpp-manifesto.{domain}"), "github=op-one"),
-    )
-    .await;
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            zone.xmpp_at(domain, host, s.server())
+                .txt(&format!("_xmpp-manifesto.{domain}"), "github=op-one")
+        })
+        .await;
 
     let github = MockServer::start().await;
     let fake = FakeGitHub::default();
@@ -167,19 +147,8 @@ async fn review_then_comment_against_fake_github() {
     repo.write(&file, &operator("Operator One", &[domain], "op-one"));
     repo.commit("sign the manifesto");
 
-    let resolver = dns.resolver_arg();
-    let ca = pki.ca_file().to_str().unwrap().to_owned();
-    let args = [
-        "--author",
-        "op-one",
-        "--allow-private",
-        "--resolver",
-        resolver.as_str(),
-        "--ca-file",
-        ca.as_str(),
-        "--timeout",
-        "5",
-    ];
+    let mut args = s.network_args();
+    args.extend(["--author", "op-one", "--timeout", "5"].map(Into::into));
     let run = tokio::task::block_in_place(|| review(manifesto(), &repo, &base, &args));
     assert_eq!(run.code, 0, "{}", run.dump());
     assert_eq!(

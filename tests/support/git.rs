@@ -1,6 +1,6 @@
 //! Temporary git repositories holding a registry, and `manifesto review` runs on them.
-#![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -136,8 +136,13 @@ impl ReviewRun {
 }
 
 /// `manifesto review --repo REPO --base BASE --head HEAD --out OUT ARGS...` with `cmd` (the
-/// binary with the GitHub environment scrubbed).
-pub fn review(mut cmd: Command, repo: &Repo, base: &str, args: &[&str]) -> ReviewRun {
+/// binary with the GitHub environment scrubbed, [`super::cli::manifesto`]).
+pub fn review(
+    mut cmd: Command,
+    repo: &Repo,
+    base: &str,
+    args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+) -> ReviewRun {
     let out = repo.out.path().join("out");
     let _ = std::fs::remove_dir_all(&out);
     cmd.arg("review")

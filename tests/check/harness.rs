@@ -1,7 +1,5 @@
 //! Proves that every piece of the test harness (tests/support) works, by talking to it.
 
-mod support;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::time::Instant;
@@ -11,11 +9,11 @@ use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
-use support::dns::{DnsServer, Zone};
-use support::ejabberd::{Ejabberd, S2sStarttls};
-use support::pki::{LeafSpec, Pki};
-use support::prosody::Prosody;
-use support::stream_features;
+use crate::support::dns::{DnsServer, Zone};
+use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::pki::{LeafSpec, Pki};
+use crate::support::prosody::Prosody;
+use crate::support::{self, Listen, stream_features};
 
 const TLS_NS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 
@@ -674,6 +672,7 @@ async fn ejabberd_required_and_optional() {
             .starttls_required(false)
             .s2s_use_starttls(S2sStarttls::Optional)
             .c2s_direct_tls(true)
+            .s2s_direct_tls(true)
             .start(),
     );
     let required = required.unwrap();
@@ -698,32 +697,36 @@ async fn ejabberd_required_and_optional() {
     let f = stream_features(optional.s2s_addr(), "example.test", Some("sender.invalid")).await;
     assert!(has_starttls(&f) && !starttls_required(&f), "{f}");
 
-    // Direct TLS (XEP-0368) listener: a verified TLS handshake with SNI.
-    let direct = optional.c2s_direct_tls_addr().expect("direct TLS port");
-    let ca = pki.ca_file().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("openssl")
-            .args(["s_client", "-connect", &direct.to_string()])
-            .args([
-                "-servername",
-                "example.test",
-                "-verify_hostname",
-                "example.test",
-            ])
-            .args(["-verify_return_error", "-CAfile"])
-            .arg(ca)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Verify return code: 0 (ok)"),
-        "ejabberd Direct TLS:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Direct TLS (XEP-0368) listeners, c2s and s2s: a verified TLS handshake with SNI.
+    for direct in [
+        optional.c2s_direct_tls_addr().expect("c2s Direct TLS port"),
+        optional.s2s_direct_tls_addr().expect("s2s Direct TLS port"),
+    ] {
+        let ca = pki.ca_file().to_path_buf();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("openssl")
+                .args(["s_client", "-connect", &direct.to_string()])
+                .args([
+                    "-servername",
+                    "example.test",
+                    "-verify_hostname",
+                    "example.test",
+                ])
+                .args(["-verify_return_error", "-CAfile"])
+                .arg(ca)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Verify return code: 0 (ok)"),
+            "ejabberd Direct TLS on {direct}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     let addr = required.c2s_addr();
     let started = Instant::now();

@@ -1,19 +1,29 @@
-//! The command line: exit codes, usage errors, and every output format (snapshots of a report
-//! recorded from a real Prosody).
+//! The command line: exit codes, usage errors, and every output format (snapshots of reports
+//! recorded from a real Prosody: `report-fail.json`, a failing check, and
+//! `report-advisories.json`, a passing one with every advisory and the posture probes).
 
-mod support;
-
-use support::check::manifesto;
+use crate::support::cli::manifesto;
 use xmpp_manifesto::output::{Format, formatter};
 use xmpp_manifesto::report::Report;
 
+/// A report under tests/fixtures/.
+fn recorded(name: &str) -> Report {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not report-v1: {e}"))
+}
+
+/// A failing check (self-signed certificate, optional s2s TLS); no advisories.
 fn fixture() -> Report {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/report-fail.json"
-    ))
-    .expect("fixture");
-    serde_json::from_str(&text).expect("fixture parses as report-v1")
+    recorded("report-fail.json")
+}
+
+/// A passing check of Prosody 0.12 restricted to TLS 1.2 and accepting a static-RSA suite, with
+/// an RSA certificate expiring in 10 days, in a DNSSEC-signed zone with one matching and one
+/// stale TLSA record: every advisory (dnssec, dane info and warn, certificate-expires-soon,
+/// tls13-not-offered), a `warn` requirement, and nine posture probes per endpoint.
+fn advisories_fixture() -> Report {
+    recorded("report-advisories.json")
 }
 
 #[test]
@@ -64,11 +74,13 @@ fn usage_errors_exit_two() {
 
 #[test]
 fn json_round_trips_the_schema() {
+    for report in [advisories_fixture(), fixture()] {
+        assert_eq!(report.schema, "xmpp-manifesto/report-v1");
+        let rendered = formatter(Format::Json, false).render(std::slice::from_ref(&report));
+        let again: Report = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(again, report);
+    }
     let report = fixture();
-    assert_eq!(report.schema, "xmpp-manifesto/report-v1");
-    let rendered = formatter(Format::Json, false).render(std::slice::from_ref(&report));
-    let again: Report = serde_json::from_str(&rendered).unwrap();
-    assert_eq!(again, report);
     // Several domains: an array of reports.
     let two = formatter(Format::Json, false).render(&[report.clone(), report]);
     let array: serde_json::Value = serde_json::from_str(&two).unwrap();
@@ -83,6 +95,46 @@ fn text_snapshot() {
 #[test]
 fn markdown_snapshot() {
     insta::assert_snapshot!(formatter(Format::Markdown, false).render(&[fixture()]));
+}
+
+/// What the advisories fixture is there for; its snapshots must keep showing all of it.
+#[test]
+fn advisories_fixture_covers_every_advisory_and_the_posture() {
+    let report = advisories_fixture();
+    let mut ids: Vec<(&str, String)> = report
+        .advisories
+        .iter()
+        .map(|a| (a.id.as_str(), format!("{:?}", a.level)))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            ("certificate-expires-soon", "Warn".to_string()),
+            ("dane", "Info".to_string()),
+            ("dane", "Warn".to_string()),
+            ("dnssec", "Info".to_string()),
+            ("tls13-not-offered", "Info".to_string()),
+        ]
+    );
+    assert!(report.advisories.iter().any(|a| a.fix.is_some()));
+    assert!(report.endpoints.iter().all(|e| e.posture.len() == 9));
+    assert!(
+        report
+            .requirements
+            .values()
+            .any(|r| r.status == xmpp_manifesto::report::Status::Warn)
+    );
+}
+
+#[test]
+fn text_advisories_snapshot() {
+    insta::assert_snapshot!(formatter(Format::Text, false).render(&[advisories_fixture()]));
+}
+
+#[test]
+fn markdown_advisories_snapshot() {
+    insta::assert_snapshot!(formatter(Format::Markdown, false).render(&[advisories_fixture()]));
 }
 
 #[test]

@@ -2,14 +2,14 @@
 //! static-RSA suites), Direct TLS endpoints behind `_xmpps-*` SRV records, and the expiry
 //! advisory. The same scenarios as `scripts/posture-scenarios.sh`, on the tests/support harness.
 
-mod support;
-
 use serde_json::Value;
-use support::check::{CheckRun, check};
-use support::dns::{DnsServer, Zone};
-use support::ejabberd::{Ejabberd, S2sStarttls};
-use support::pki::{LeafSpec, Pki};
-use support::prosody::Prosody;
+
+use crate::support::Listen;
+use crate::support::check::CheckRun;
+use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::pki::{LeafSpec, Pki};
+use crate::support::prosody::Prosody;
+use crate::support::scenario::Scenario;
 
 /// offer -> outcome of one endpoint's posture probes.
 fn posture(ep: &Value) -> std::collections::BTreeMap<String, String> {
@@ -50,44 +50,47 @@ async fn prosody_weak_direct_tls_expiring() {
     let domain = "weak-posture.example";
     let host = format!("xmpp.{domain}");
     let cert = pki.issue(LeafSpec::new(&[domain]).rsa(2048).expires_in_days(10));
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .tls_protocol("tlsv1+")
-        .tls_ciphers("DEFAULT:AES128-SHA:@SECLEVEL=0")
-        .c2s_direct_tls(true)
-        .s2s_direct_tls(true)
-        .start()
-        .await
-        .expect("start Prosody");
-    let c2s_direct = p.c2s_direct_tls_port().expect("c2s Direct TLS port");
-    let s2s_direct = p.s2s_direct_tls_port().expect("s2s Direct TLS port");
-    let zone = Zone::new()
-        .xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())
-        .srv(
-            &format!("_xmpps-client._tcp.{domain}"),
-            5,
-            0,
-            c2s_direct,
-            &host,
-        )
-        .srv(
-            &format!("_xmpps-server._tcp.{domain}"),
-            5,
-            0,
-            s2s_direct,
-            &host,
-        );
-    let dns = DnsServer::start(zone).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
+    let s = Scenario::prosody(
+        Prosody::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .c2s_require_encryption(true)
+            .s2s_require_encryption(true)
+            .tls_protocol("tlsv1+")
+            .tls_ciphers("DEFAULT:AES128-SHA:@SECLEVEL=0")
+            .c2s_direct_tls(true)
+            .s2s_direct_tls(true),
     )
     .await;
+    let c2s_direct = s
+        .server()
+        .c2s_direct_tls_port()
+        .expect("c2s Direct TLS port");
+    let s2s_direct = s
+        .server()
+        .s2s_direct_tls_port()
+        .expect("s2s Direct TLS port");
+    let s = s
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            zone.xmpp_at(domain, &host, s.server())
+                .srv(
+                    &format!("_xmpps-client._tcp.{domain}"),
+                    5,
+                    0,
+                    c2s_direct,
+                    &host,
+                )
+                .srv(
+                    &format!("_xmpps-server._tcp.{domain}"),
+                    5,
+                    0,
+                    s2s_direct,
+                    &host,
+                )
+        })
+        .await;
+    let run = s.check(domain, &["--timeout", "5"]).await;
 
     assert_eq!(run.status("modern-tls"), "warn", "{}", run.dump());
     assert_eq!(run.status("forward-secrecy"), "warn", "{}", run.dump());
@@ -162,7 +165,6 @@ async fn prosody_weak_direct_tls_expiring() {
         run.dump()
     );
     assert!(adv["fix"].as_str().unwrap_or_default().contains("Renew"));
-    drop(p);
 }
 
 /// Default Prosody 0.12 (ECDSA certificate): TLS 1.2+ only, forward-secret suites only.
@@ -170,24 +172,19 @@ async fn prosody_weak_direct_tls_expiring() {
 async fn prosody_default_passes_posture() {
     let pki = Pki::new();
     let domain = "good-posture.example";
-    let host = format!("xmpp.{domain}");
     let cert = pki.leaf(&[domain]);
-    let p = Prosody::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .start()
-        .await
-        .expect("start Prosody");
-    let dns =
-        DnsServer::start(Zone::new().xmpp(domain, &host, p.ip(), p.c2s_port(), p.s2s_port())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
+    let run = Scenario::prosody(
+        Prosody::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .c2s_require_encryption(true)
+            .s2s_require_encryption(true),
     )
+    .await
+    .trusting(&pki)
+    .serve_domain(domain)
+    .await
+    .check(domain, &["--timeout", "5"])
     .await;
     assert_eq!(run.status("modern-tls"), "pass", "{}", run.dump());
     assert_eq!(run.status("forward-secrecy"), "pass", "{}", run.dump());
@@ -206,7 +203,6 @@ async fn prosody_default_passes_posture() {
         "{}",
         run.dump()
     );
-    drop(p);
 }
 
 /// ejabberd with `protocol_options` that keep TLS 1.0 and a cipher list with a static-RSA
@@ -215,26 +211,21 @@ async fn prosody_default_passes_posture() {
 async fn ejabberd_weak_posture_warns() {
     let pki = Pki::new();
     let domain = "ejabberd-posture.example";
-    let host = format!("xmpp.{domain}");
     let cert = pki.issue(LeafSpec::new(&[domain]).rsa(2048));
-    let e = Ejabberd::builder()
-        .vhost(domain)
-        .cert(&cert)
-        .starttls_required(true)
-        .s2s_use_starttls(S2sStarttls::Required)
-        .protocol_options(&["no_sslv2", "no_sslv3"])
-        .ciphers("DEFAULT:AES128-SHA:@SECLEVEL=0")
-        .start()
-        .await
-        .expect("start ejabberd");
-    let dns =
-        DnsServer::start(Zone::new().xmpp(domain, &host, e.ip(), e.c2s_port(), e.s2s_port())).await;
-    let run = check(
-        domain,
-        &dns.resolver_arg(),
-        Some(pki.ca_file()),
-        &["--timeout", "5"],
+    let run = Scenario::ejabberd(
+        Ejabberd::builder()
+            .vhost(domain)
+            .cert(&cert)
+            .starttls_required(true)
+            .s2s_use_starttls(S2sStarttls::Required)
+            .protocol_options(&["no_sslv2", "no_sslv3"])
+            .ciphers("DEFAULT:AES128-SHA:@SECLEVEL=0"),
     )
+    .await
+    .trusting(&pki)
+    .serve_domain(domain)
+    .await
+    .check(domain, &["--timeout", "5"])
     .await;
     assert_eq!(run.status("modern-tls"), "warn", "{}", run.dump());
     assert_eq!(run.status("forward-secrecy"), "warn", "{}", run.dump());
@@ -247,5 +238,4 @@ async fn ejabberd_weak_posture_warns() {
     assert_eq!(p["tls1.0"], "accepted", "{}", run.dump());
     assert_eq!(p["sslv3"], "refused", "{}", run.dump());
     assert_eq!(p["tls1.2-static-rsa"], "accepted", "{}", run.dump());
-    drop(e);
 }

@@ -2,19 +2,18 @@
 //! that must leave the previous results intact, and a sweep over real local servers with mixed
 //! outcomes.
 
-mod support;
-
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::check::manifesto;
-use support::dns::{DnsServer, Zone};
-use support::pki::Pki;
-use support::prosody::Prosody;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::support::cli::manifesto;
+use crate::support::pki::Pki;
+use crate::support::prosody::Prosody;
+use crate::support::scenario::Scenario;
 
 /// Operator signature files, one per domain, in a fresh register directory.
 fn register(domains: &[&str]) -> tempfile::TempDir {
@@ -64,14 +63,15 @@ struct SweepRun {
     stderr: String,
 }
 
-async fn sweep(registry: &Path, results: &Path, resolver: &str, extra: &[&str]) -> SweepRun {
+/// `manifesto sweep` of `registry` into `results`, against the scenario's DNS (and CA).
+async fn sweep(registry: &Path, results: &Path, s: &Scenario, extra: &[&str]) -> SweepRun {
     let mut cmd = manifesto();
     cmd.arg("sweep")
         .arg("--registry")
         .arg(registry)
         .arg("--results")
         .arg(results)
-        .args(["--allow-private", "--resolver", resolver]);
+        .args(s.network_args());
     cmd.args(extra);
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
@@ -163,11 +163,11 @@ async fn lifecycle_transitions_over_scripted_histories() {
         "events": []
     });
     std::fs::write(r.join("status.json"), previous.to_string()).unwrap();
-    let dns = DnsServer::start(Zone::new()).await;
+    let nothing = Scenario::new().serve_zone(|zone, _| zone).await;
     let run = sweep(
         reg.path(),
         r,
-        &dns.resolver_arg(),
+        &nothing,
         &[
             "--domain",
             "probe.sweep-zone.net",
@@ -251,7 +251,7 @@ async fn lifecycle_transitions_over_scripted_histories() {
     let run = sweep(
         reg.path(),
         r,
-        &dns.resolver_arg(),
+        &nothing,
         &[
             "--domain",
             "probe.sweep-zone.net",
@@ -350,11 +350,11 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
     // Previous results: one full sweep, with the tarpit domain answering nothing yet.
     let tarpit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tarpit_port = tarpit.local_addr().unwrap().port();
-    let dns = DnsServer::start(Zone::new()).await;
+    let nothing = Scenario::new().serve_zone(|zone, _| zone).await;
     let run = sweep(
         reg.path(),
         r,
-        &dns.resolver_arg(),
+        &nothing,
         &["--retry-after", "0", "--timeout", "2"],
     )
     .await;
@@ -370,32 +370,24 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
             held2.lock().unwrap().push(s);
         }
     });
-    let dns = DnsServer::start(
-        Zone::new()
-            .srv(
-                "_xmpp-client._tcp.slow.sweep-zone.net",
-                0,
-                0,
-                tarpit_port,
+    let tarpitted = Scenario::new()
+        .serve_zone(|zone, _| {
+            zone.xmpp(
+                "slow.sweep-zone.net",
                 "tarpit.sweep-zone.net",
-            )
-            .srv(
-                "_xmpp-server._tcp.slow.sweep-zone.net",
-                0,
-                0,
+                IpAddr::from([127, 0, 0, 1]),
                 tarpit_port,
-                "tarpit.sweep-zone.net",
+                tarpit_port,
             )
-            .ip("tarpit.sweep-zone.net", IpAddr::from([127, 0, 0, 1])),
-    )
-    .await;
+        })
+        .await;
     let mut cmd = manifesto();
     cmd.arg("sweep")
         .arg("--registry")
         .arg(reg.path())
         .arg("--results")
         .arg(r)
-        .args(["--allow-private", "--resolver", &dns.resolver_arg()])
+        .args(tarpitted.network_args())
         .args(["--retry-after", "0", "--timeout", "30"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -453,11 +445,10 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
     assert_eq!(visible.len(), before.len());
 
     // The next sweep completes from there.
-    let dns = DnsServer::start(Zone::new()).await;
     let run = sweep(
         reg.path(),
         r,
-        &dns.resolver_arg(),
+        &nothing,
         &["--retry-after", "0", "--timeout", "2"],
     )
     .await;
@@ -472,10 +463,6 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
     );
 }
 
-fn srv_zone(zone: Zone, domain: &str, ip: IpAddr, c2s: u16, s2s: u16) -> Zone {
-    zone.xmpp(domain, &format!("xmpp.{domain}"), ip, c2s, s2s)
-}
-
 /// Two Prosody servers: one with two virtual hosts requiring TLS (certificate from the test CA
 /// for both), one with encryption optional; and a domain whose SRV points at a closed port.
 #[tokio::test(flavor = "multi_thread")]
@@ -484,61 +471,56 @@ async fn sweep_over_real_servers_with_mixed_outcomes() {
     let good = ["one.good-sweep.net", "two.good-sweep.net"];
     let optional = "lax.optional-sweep.net";
     let closed = "down.closed-sweep.net";
-    let strict = Prosody::builder()
-        .vhost(good[0])
-        .vhost(good[1])
-        .cert(&pki.leaf(&good))
-        .c2s_require_encryption(true)
-        .s2s_require_encryption(true)
-        .start()
-        .await
-        .expect("start strict Prosody");
-    let lax = Prosody::builder()
-        .vhost(optional)
-        .cert(&pki.leaf(&[optional]))
-        .c2s_require_encryption(false)
-        .s2s_require_encryption(false)
-        .start()
-        .await
-        .expect("start lax Prosody");
     let closed_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut zone = Zone::new();
-    for d in good {
-        zone = srv_zone(zone, d, strict.ip(), strict.c2s_port(), strict.s2s_port());
-    }
-    zone = srv_zone(zone, optional, lax.ip(), lax.c2s_port(), lax.s2s_port());
-    zone = srv_zone(
-        zone,
-        closed,
-        IpAddr::from([127, 0, 0, 1]),
-        closed_port,
-        closed_port,
-    );
-    let dns = DnsServer::start(zone).await;
+    let s = Scenario::prosody(
+        Prosody::builder()
+            .vhost(good[0])
+            .vhost(good[1])
+            .cert(&pki.leaf(&good))
+            .c2s_require_encryption(true)
+            .s2s_require_encryption(true),
+    )
+    .await
+    .and_prosody(
+        Prosody::builder()
+            .vhost(optional)
+            .cert(&pki.leaf(&[optional]))
+            .c2s_require_encryption(false)
+            .s2s_require_encryption(false),
+    )
+    .await
+    .trusting(&pki)
+    .serve_zone(|mut zone, s| {
+        let [strict, lax] = s.servers() else {
+            unreachable!("two servers")
+        };
+        for d in good {
+            zone = zone.xmpp_at(d, &format!("xmpp.{d}"), strict);
+        }
+        zone.xmpp_at(optional, &format!("xmpp.{optional}"), lax)
+            .xmpp(
+                closed,
+                &format!("xmpp.{closed}"),
+                IpAddr::from([127, 0, 0, 1]),
+                closed_port,
+                closed_port,
+            )
+    })
+    .await;
 
     let reg = register(&[good[0], good[1], optional, closed]);
     let results = tempfile::tempdir().unwrap();
     let r = results.path();
     // The closed one passed once, long ago.
     write_history(r, closed, &[(100, "pass")]);
-    let ca = pki.ca_file().to_string_lossy().into_owned();
     let run = sweep(
         reg.path(),
         r,
-        &dns.resolver_arg(),
-        &[
-            "--ca-file",
-            &ca,
-            "--jobs",
-            "4",
-            "--retry-after",
-            "0.5",
-            "--timeout",
-            "5",
-        ],
+        &s,
+        &["--jobs", "4", "--retry-after", "0.5", "--timeout", "5"],
     )
     .await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

@@ -2,16 +2,8 @@
 //! or deletes; files outside `signatories/`; invalid TOML with file:line; domain control and the
 //! checks of real Prosody servers behind in-process DNS; hostile strings render inert.
 
-mod gitrepo;
-mod support;
-
 use std::collections::BTreeMap;
 
-use gitrepo::{Repo, ReviewRun, developer, operator, review};
-use support::check::manifesto;
-use support::dns::{DnsServer, Zone};
-use support::pki::Pki;
-use support::prosody::Prosody;
 use time::OffsetDateTime;
 use xmpp_manifesto::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
 use xmpp_manifesto::bot::review::{
@@ -21,6 +13,13 @@ use xmpp_manifesto::report::{
     Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
     Verdict,
 };
+
+use crate::support::cli::manifesto;
+use crate::support::dns::Zone;
+use crate::support::git::{Repo, ReviewRun, developer, operator, review};
+use crate::support::pki::Pki;
+use crate::support::prosody::Prosody;
+use crate::support::scenario::Scenario;
 
 /// A base registry of one operator and two developers, committed on `main`; then branch `pr`.
 fn base_repo() -> (Repo, String) {
@@ -58,21 +57,11 @@ async fn review_in_zone(
     cmd: std::process::Command,
     zone: Zone,
 ) -> ReviewRun {
-    let dns = DnsServer::start(zone).await;
-    let resolver = dns.resolver_arg();
-    let mut args = vec![
-        "--allow-private",
-        "--resolver",
-        resolver.as_str(),
-        "--timeout",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::block_in_place(|| {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        review(cmd, repo, base, &refs)
-    })
+    let s = Scenario::new().serve_zone(|_, _| zone).await;
+    let mut args = s.network_args();
+    args.extend(["--timeout".into(), "2".into()]);
+    args.extend(extra.iter().map(Into::into));
+    tokio::task::block_in_place(|| review(cmd, repo, base, &args))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -415,25 +404,23 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
     let good = "good-operator.net";
     let bad = "no-txt-operator.net";
     let cert = pki.leaf(&[good, bad]);
-    let p = Prosody::builder()
-        .vhost(good)
-        .vhost(bad)
-        .cert(&cert)
-        .start()
-        .await
-        .expect("start Prosody");
     let host = "xmpp.good-operator.net";
-    let mut zone = Zone::new().ip(host, p.ip());
-    for d in [good, bad] {
-        zone = zone
-            .srv(&format!("_xmpp-client._tcp.{d}"), 5, 0, p.c2s_port(), host)
-            .srv(&format!("_xmpp-server._tcp.{d}"), 5, 0, p.s2s_port(), host);
-    }
-    // The author's login in a TXT record among others; case does not matter.
-    zone = zone
-        .txt(&format!("_xmpp-manifesto.{good}"), "v=spf1 -all")
-        .txt(&format!("_xmpp-manifesto.{good}"), "github=Carol");
-    let dns = DnsServer::start(zone).await;
+    let s = Scenario::prosody(Prosody::builder().vhost(good).vhost(bad).cert(&cert))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            let p = s.server();
+            let mut zone = zone.ip(host, p.ip());
+            for d in [good, bad] {
+                zone = zone
+                    .srv(&format!("_xmpp-client._tcp.{d}"), 5, 0, p.c2s_port(), host)
+                    .srv(&format!("_xmpp-server._tcp.{d}"), 5, 0, p.s2s_port(), host);
+            }
+            // The author's login in a TXT record among others; case does not matter.
+            zone.txt(&format!("_xmpp-manifesto.{good}"), "v=spf1 -all")
+                .txt(&format!("_xmpp-manifesto.{good}"), "github=Carol")
+        })
+        .await;
 
     let (repo, base) = base_repo();
     repo.write(
@@ -445,19 +432,8 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
         &operator("Bad", &[bad], "dave"),
     );
     repo.commit("the PR");
-    let resolver = dns.resolver_arg();
-    let ca = pki.ca_file().to_str().unwrap().to_owned();
-    let args = [
-        "--author",
-        "carol",
-        "--allow-private",
-        "--resolver",
-        resolver.as_str(),
-        "--ca-file",
-        ca.as_str(),
-        "--timeout",
-        "5",
-    ];
+    let mut args = s.network_args();
+    args.extend(["--author", "carol", "--timeout", "5"].map(Into::into));
     let run = tokio::task::block_in_place(|| review(manifesto(), &repo, &base, &args));
 
     assert_eq!(

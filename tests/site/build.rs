@@ -1,17 +1,17 @@
 //! `manifesto site`: snapshots of the output, escaping of everything a pull request can put in
 //! a signatory file, honesty of the 2014 signatures, the CLI.
 
-mod common;
-
 use std::path::Path;
 
 use assert_cmd::Command;
 use xmpp_manifesto::site::{DomainStatus, Results, SiteOptions, build_site, render_badge};
 
+use crate::support::site as fixtures;
+
 fn build(results: &Results) -> tempfile::TempDir {
     let out = tempfile::tempdir().expect("tempdir");
     build_site(
-        &common::registry(),
+        &fixtures::registry(),
         results,
         out.path(),
         &SiteOptions::default(),
@@ -26,7 +26,7 @@ fn read(dir: &Path, rel: &str) -> String {
 
 #[test]
 fn snapshots() {
-    let out = build(&common::results());
+    let out = build(&fixtures::results());
     let dir = out.path();
     insta::assert_snapshot!("index.html", read(dir, "index.html"));
     insta::assert_snapshot!(
@@ -77,7 +77,7 @@ fn all_files(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn markup_from_a_pull_request_renders_as_text() {
-    let out = build(&common::results());
+    let out = build(&fixtures::results());
     let index = read(out.path(), "index.html");
     // The names appear, escaped.
     assert!(
@@ -126,8 +126,8 @@ fn markup_from_a_pull_request_renders_as_text() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert!(names.contains(&common::XSS_NAME));
-    assert!(names.contains(&common::XSS_LINK));
+    assert!(names.contains(&fixtures::XSS_NAME));
+    assert!(names.contains(&fixtures::XSS_LINK));
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn signatures_of_2014_are_shown_honestly() {
 
 #[test]
 fn results_directory_is_read() {
-    let results = common::results_dir();
+    let results = fixtures::results_dir();
     let loaded = Results::load(results.path()).expect("results");
     assert_eq!(loaded.latest.len(), 3);
     assert!(loaded.skipped.is_empty());
@@ -176,7 +176,7 @@ fn results_directory_is_read() {
 #[test]
 fn cli_builds_the_imported_register() {
     let out = tempfile::tempdir().expect("tempdir");
-    let results = common::results_dir();
+    let results = fixtures::results_dir();
     Command::cargo_bin("manifesto")
         .expect("binary")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -230,7 +230,7 @@ fn cli_refuses_an_invalid_register() {
 
 #[test]
 fn unvalidated_input_is_refused_or_neutralised() {
-    let mut reg = common::registry();
+    let mut reg = fixtures::registry();
     reg.signatories[0].website = Some("javascript:alert(1)".into());
     let out = tempfile::tempdir().expect("tempdir");
     build_site(

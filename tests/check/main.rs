@@ -1,0 +1,12 @@
+//! `manifesto check`: one test binary for the checker's room (see `tests/support/` for the
+//! harness every module uses).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod dnssec;
+mod fake_servers;
+mod harness;
+mod interop;
+mod posture;

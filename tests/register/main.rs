@@ -1,0 +1,8 @@
+//! The register: `manifesto validate` and `manifesto sweep` (see `tests/support/` for the
+//! harness).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod sweep;
+mod validate;
