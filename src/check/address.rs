@@ -58,13 +58,21 @@ fn refuse(reason: &'static str) -> Result<(), NotPublic> {
 const V4_REFUSED: [(u32, u8, &str); 20] = [
     (0x0000_0000, 8, "\"this network\" (0.0.0.0/8)"),
     (0x0a00_0000, 8, "private-use (10.0.0.0/8)"),
-    (0x6440_0000, 10, "shared address space, CGNAT (100.64.0.0/10)"),
+    (
+        0x6440_0000,
+        10,
+        "shared address space, CGNAT (100.64.0.0/10)",
+    ),
     (0x7f00_0000, 8, "loopback (127.0.0.0/8)"),
     (0xa9fe_0000, 16, "link-local (169.254.0.0/16)"),
     (0xac10_0000, 12, "private-use (172.16.0.0/12)"),
     (0xc000_0000, 24, "IETF protocol assignments (192.0.0.0/24)"),
     (0xc000_0200, 24, "documentation (192.0.2.0/24)"),
-    (0xc058_6300, 24, "deprecated 6to4 relay anycast (192.88.99.0/24)"),
+    (
+        0xc058_6300,
+        24,
+        "deprecated 6to4 relay anycast (192.88.99.0/24)",
+    ),
     (0xc0a8_0000, 16, "private-use (192.168.0.0/16)"),
     (0xc612_0000, 15, "benchmarking (198.18.0.0/15)"),
     (0xc633_6400, 24, "documentation (198.51.100.0/24)"),
@@ -72,7 +80,11 @@ const V4_REFUSED: [(u32, u8, &str); 20] = [
     (0xe000_0000, 4, "multicast (224.0.0.0/4)"),
     (0xf000_0000, 4, "reserved (240.0.0.0/4)"),
     (0xffff_ffff, 32, "limited broadcast (255.255.255.255)"),
-    (0xa83f_8110, 32, "a cloud host address (168.63.129.16, Azure)"),
+    (
+        0xa83f_8110,
+        32,
+        "a cloud host address (168.63.129.16, Azure)",
+    ),
     // Further cloud-internal addresses inside public-looking space would go here.
     (0xa9fe_a9fe, 32, "cloud metadata service (169.254.169.254)"),
     (0x6464_64c8, 32, "cloud metadata service (100.100.100.200)"),
@@ -91,7 +103,11 @@ fn judge_v4(ip: Ipv4Addr) -> Result<(), NotPublic> {
 }
 
 fn in_v6(ip: Ipv6Addr, net: u128, len: u8) -> bool {
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     u128::from(ip) & mask == net
 }
 
@@ -111,7 +127,10 @@ fn judge_v6(ip: Ipv6Addr) -> Result<(), NotPublic> {
     let bits = u128::from(ip);
     // IPv4-mapped ::ffff:a.b.c.d: the connection goes to the IPv4 address.
     if let Some(v4) = ip.to_ipv4_mapped() {
-        return embedded(judge_v4(v4), "IPv4-mapped form of a non-public IPv4 address");
+        return embedded(
+            judge_v4(v4),
+            "IPv4-mapped form of a non-public IPv4 address",
+        );
     }
     if in_v6(ip, 0x0064_ff9b_0001 << 80, 48) {
         return refuse("local-use NAT64 (64:ff9b:1::/48)");

@@ -38,7 +38,7 @@ fn every_third_party_action_is_pinned_by_sha_with_a_version_comment() {
                 continue;
             };
             let target = target.trim();
-            if target.starts_with("./") {
+            if target.starts_with("$/") {
                 continue;
             }
             let (action, rest) = target
@@ -98,18 +98,25 @@ fn every_checkout_drops_its_credentials() {
     }
 }
 
+fn workflow(name: &str) -> String {
+    all()
+        .into_iter()
+        .find(|(p, _)| p.ends_with(format!("workflows/{name}")))
+        .unwrap_or_else(|| panic!("no workflow {name}"))
+        .1
+}
+
 #[test]
 fn the_comment_workflow_never_runs_pr_code() {
-    let (_, text) = all()
-        .into_iter()
-        .find(|(p, _)| p.ends_with("workflows/comment.yml"))
-        .unwrap();
-    // Only the default branch is checked out, and only its actions.
-    assert!(text.contains("ref: ${{ github.event.repository.default_branch }}"));
-    assert!(text.contains("sparse-checkout: .github/actions"));
+    let text = workflow("comment.yml");
+    // Nothing is checked out: the setup action is read at the default branch's commit.
+    assert!(
+        !text.contains("actions/checkout@"),
+        "comment.yml checks out code"
+    );
+    assert!(text.contains("uses: $/.github/actions/setup-manifesto"));
     for forbidden in [
         "ref: ${{ github.event.workflow_run.head",
-        "head_branch",
         "pull_request.head",
         "cargo ",
         "pull-requests: write\n    contents: write",
@@ -119,6 +126,10 @@ fn the_comment_workflow_never_runs_pr_code() {
             "comment.yml contains {forbidden:?}"
         );
     }
+    // The head branch names the concurrency group only (never a ref to check out).
+    for line in text.lines().filter(|l| l.contains("head_branch")) {
+        assert!(line.trim_start().starts_with("group: "), "{line}");
+    }
     // Untrusted values reach scripts only through the environment.
     for line in text.lines() {
         if line.trim_start().starts_with("run:") {
@@ -126,7 +137,75 @@ fn the_comment_workflow_never_runs_pr_code() {
         }
     }
     assert!(text.contains("pull-requests: write"));
+    assert!(text.contains("statuses: write"));
     assert!(text.contains("--head-sha \"$SHA\""));
+    assert!(text.contains("--status manifesto/review"));
+}
+
+#[test]
+fn the_comment_workflow_is_serialised_per_pr_head_not_globally() {
+    let text = workflow("comment.yml");
+    let group = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("group:"))
+        .expect("a concurrency group");
+    assert!(group.contains("${{"), "one group for every PR: {group}");
+    assert!(group.contains("head_repository") && group.contains("head_branch"));
+}
+
+#[test]
+fn a_pr_touching_files_outside_signatories_never_speaks_with_the_bots_voice() {
+    let text = workflow("comment.yml");
+    // The file list comes from the API, is checked whatever the review's conclusion, and
+    // replaces the artifact's comment by a fixed body with a fail verdict.
+    let outside = text
+        .find("grep -cv '^signatories/'")
+        .expect("outside check");
+    let pass = text.find("verdict=pass").expect("pass branch");
+    assert!(
+        outside < pass,
+        "the outside check must come before any pass"
+    );
+    assert!(text.contains("a maintainer must review this pull request"));
+    assert!(text.contains("<!-- xmpp-manifesto:verdict=fail -->"));
+}
+
+#[test]
+fn every_push_takes_verified_away_without_running_pr_code() {
+    let text = workflow("label.yml");
+    assert!(text.contains("pull_request_target:"));
+    assert!(text.contains("types: [opened, synchronize, reopened]"));
+    assert!(
+        !text.contains("actions/checkout@"),
+        "label.yml checks out code"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().trim_start_matches("- ").starts_with("uses:")),
+        "label.yml runs an action"
+    );
+    assert!(text.contains("labels/manifesto:%20verified"));
+    assert!(text.contains("state=pending -f context=manifesto/review"));
+    for perm in ["contents: write", "actions: write", "secrets"] {
+        assert!(!text.contains(perm), "label.yml has {perm}");
+    }
+}
+
+#[test]
+fn local_actions_use_the_self_repository_syntax() {
+    for (path, text) in all() {
+        for line in text.lines() {
+            let line = line.trim_start().trim_start_matches("- ");
+            if let Some(target) = line.strip_prefix("uses:") {
+                assert!(
+                    !target.trim().starts_with("./"),
+                    "{}: {line}: a workspace-relative action runs whatever is checked out",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 #[test]
