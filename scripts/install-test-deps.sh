@@ -6,7 +6,7 @@ set -euo pipefail
 
 # lua-unbound (Prosody resolving through the test DNS) and lua-event are only Recommends of
 # prosody: named here so that a fresh machine gets the same Prosody as a developer's.
-debs=(prosody lua-unbound lua-event ejabberd openssl chromium testssl.sh ca-certificates git procps)
+debs=(prosody lua-unbound lua-event ejabberd openssl chromium testssl.sh ca-certificates git procps iproute2 util-linux nftables)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

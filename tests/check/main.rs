@@ -9,4 +9,5 @@ mod dnssec;
 mod fake_servers;
 mod harness;
 mod interop;
+mod policy;
 mod posture;

@@ -37,6 +37,7 @@ pub mod dns;
 pub mod ejabberd;
 pub mod git;
 pub mod listeners;
+pub mod netns;
 pub mod pki;
 pub mod prosody;
 pub mod scenario;
