@@ -14,3 +14,4 @@ pub mod output;
 pub mod register;
 pub mod report;
 pub mod site;
+pub mod text;
