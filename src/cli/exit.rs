@@ -45,3 +45,17 @@ pub(crate) fn exit_of(code: ExitCode) -> anyhow::Result<Exit> {
         Exit::Fail
     })
 }
+
+/// `manifesto site`: the register was validated before the build, so whatever fails after is
+/// the run failing (I/O, a broken invariant), never a usage error.
+pub(crate) fn site_exit(e: &crate::site::SiteError) -> Exit {
+    use crate::site::SiteError;
+    match e {
+        SiteError::Results(_)
+        | SiteError::UnnormalisedDomain { .. }
+        | SiteError::Io { .. }
+        | SiteError::Render { .. }
+        | SiteError::Json(_)
+        | SiteError::WriterPanicked => Exit::Fail,
+    }
+}

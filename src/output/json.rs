@@ -4,6 +4,7 @@
 use super::Formatter;
 use crate::report::Report;
 
+/// The JSON formatter.
 pub struct Json;
 
 impl Formatter for Json {

@@ -1,16 +1,32 @@
 //! `--format markdown`: for GitHub (PR comments, job summaries). Everything that came from a
 //! server or a PR is escaped: no HTML, no links, no @mentions, no table breaks.
+//!
+//! The escaping helpers ([`escape`], [`status_badge`], [`verdict_badge`]) are public: the
+//! review bot (`crate::bot::review`) writes its comment with them, so a PR comment and a
+//! `check --format markdown` report escape alike.
 
 use std::fmt::Write;
 
-use super::Formatter;
-use super::text::serde_plain;
-use crate::report::{Report, Status, Verdict};
+use super::{Formatter, serde_plain};
+use crate::report::{Endpoint, PostureOutcome, PostureProbe, Report, Status, Verdict};
 
+/// The Markdown formatter: one section per report, titles at heading level 2.
 pub struct Markdown;
 
-/// Escapes text for inline Markdown on GitHub: punctuation that could start markup is
-/// backslash-escaped, `@` cannot mention, `<` cannot open HTML, and newlines become spaces.
+impl Formatter for Markdown {
+    fn render(&self, reports: &[Report]) -> String {
+        let mut out = String::new();
+        for r in reports {
+            render_report(r, 2, &mut out);
+        }
+        out
+    }
+}
+
+/// Escapes outside text (from a server, a PR, a signatory file) for inline Markdown on
+/// GitHub: punctuation that could start markup is backslash-escaped, `@` cannot mention, `<`
+/// cannot open HTML, and newlines become spaces, so the result stays inside one table cell
+/// or list item.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -32,12 +48,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Our own text (fixes), which may use code spans; only kept from breaking the table. The only
-/// outside data in it is the normalised A-label domain (letters, digits, dots, hyphens).
-fn trusted_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\r', '\n'], " ")
-}
-
+/// A requirement's status with its emoji, e.g. "✅ pass" (our own text, safe as is).
 pub fn status_badge(status: Status) -> &'static str {
     match status {
         Status::Pass => "✅ pass",
@@ -48,6 +59,7 @@ pub fn status_badge(status: Status) -> &'static str {
     }
 }
 
+/// A verdict with its emoji, e.g. "❌ fail" (our own text, safe as is).
 pub fn verdict_badge(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "✅ pass",
@@ -56,8 +68,24 @@ pub fn verdict_badge(verdict: Verdict) -> &'static str {
     }
 }
 
+/// Our own text (fixes), which may use code spans; only kept from breaking the table. The only
+/// outside data in it is the normalised A-label domain (letters, digits, dots, hyphens).
+fn trusted_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\r', '\n'], " ")
+}
+
 /// Renders one report; `heading` is the Markdown heading level of its title.
 pub fn render_report(r: &Report, heading: usize, out: &mut String) {
+    title(r, heading, out);
+    requirements_table(r, out);
+    advisories_list(r, out);
+    evidence_section(r, out);
+    endpoints_section(r, out);
+    posture_section(r, out);
+}
+
+/// The heading with the verdict, and when, by what, how long.
+fn title(r: &Report, heading: usize, out: &mut String) {
     let h = "#".repeat(heading.clamp(1, 5));
     let _ = writeln!(
         out,
@@ -77,6 +105,9 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
             .map(|s| format!("; server software: {}", s.name()))
             .unwrap_or_default()
     );
+}
+
+fn requirements_table(r: &Report, out: &mut String) {
     let _ = writeln!(out, "| Requirement | Status | Finding | Fix |");
     let _ = writeln!(out, "|---|---|---|---|");
     for (id, req) in &r.requirements {
@@ -95,26 +126,34 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
         );
     }
     let _ = writeln!(out);
-    if !r.advisories.is_empty() {
-        let _ = writeln!(out, "Advisories:\n");
-        for a in &r.advisories {
-            let _ = writeln!(
-                out,
-                "- **{}** ({}): {}{}",
-                escape(&a.id),
-                serde_plain(&a.level),
-                escape(&a.summary),
-                a.fix
-                    .as_deref()
-                    .map(|f| format!(" Fix: {}", escape(f)))
-                    .unwrap_or_default()
-            );
-            for line in &a.evidence {
-                let _ = writeln!(out, "  - {}", escape(line));
-            }
-        }
-        let _ = writeln!(out);
+}
+
+fn advisories_list(r: &Report, out: &mut String) {
+    if r.advisories.is_empty() {
+        return;
     }
+    let _ = writeln!(out, "Advisories:\n");
+    for a in &r.advisories {
+        let _ = writeln!(
+            out,
+            "- **{}** ({}): {}{}",
+            escape(&a.id),
+            serde_plain(&a.level),
+            escape(&a.summary),
+            a.fix
+                .as_deref()
+                .map(|f| format!(" Fix: {}", escape(f)))
+                .unwrap_or_default()
+        );
+        for line in &a.evidence {
+            let _ = writeln!(out, "  - {}", escape(line));
+        }
+    }
+    let _ = writeln!(out);
+}
+
+/// The evidence of every requirement, folded.
+fn evidence_section(r: &Report, out: &mut String) {
     let _ = writeln!(out, "<details><summary>Evidence</summary>\n");
     for (id, req) in &r.requirements {
         for line in &req.evidence {
@@ -122,6 +161,10 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
         }
     }
     let _ = writeln!(out, "\n</details>\n");
+}
+
+/// One row per endpoint, folded.
+fn endpoints_section(r: &Report, out: &mut String) {
     let _ = writeln!(
         out,
         "<details><summary>Endpoints ({})</summary>\n",
@@ -133,40 +176,43 @@ pub fn render_report(r: &Report, heading: usize, out: &mut String) {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for ep in &r.endpoints {
-        let tls = ep
-            .tls
-            .as_ref()
-            .map(|t| format!("{} {}", t.version, t.cipher_suite))
-            .or_else(|| ep.error.clone())
-            .unwrap_or_default();
-        let cert = ep
-            .certificate
-            .as_ref()
-            .and_then(|c| c.chain.first())
-            .map(|l| format!("{} (until {})", l.subject, l.not_after))
-            .unwrap_or_default();
-        let probe = ep
-            .probes
-            .iter()
-            .map(|p| format!("{}: {}", serde_plain(&p.kind), serde_plain(&p.outcome)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(
-            out,
-            "| {} {} | {}:{} | {} | {} | {} | {} | {} ms |",
-            ep.service,
-            ep.mode,
-            escape(&ep.host),
-            ep.port,
-            escape(&ep.address),
-            escape(&tls),
-            escape(&cert),
-            escape(&probe),
-            ep.duration_ms
-        );
+        endpoint_row(ep, out);
     }
     let _ = writeln!(out, "\n</details>\n");
-    posture_section(r, out);
+}
+
+fn endpoint_row(ep: &Endpoint, out: &mut String) {
+    let tls = ep
+        .tls
+        .as_ref()
+        .map(|t| format!("{} {}", t.version, t.cipher_suite))
+        .or_else(|| ep.error.clone())
+        .unwrap_or_default();
+    let cert = ep
+        .certificate
+        .as_ref()
+        .and_then(|c| c.chain.first())
+        .map(|l| format!("{} (until {})", l.subject, l.not_after))
+        .unwrap_or_default();
+    let probe = ep
+        .probes
+        .iter()
+        .map(|p| format!("{}: {}", serde_plain(&p.kind), serde_plain(&p.outcome)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "| {} {} | {}:{} | {} | {} | {} | {} | {} ms |",
+        ep.service,
+        ep.mode,
+        escape(&ep.host),
+        ep.port,
+        escape(&ep.address),
+        escape(&tls),
+        escape(&cert),
+        escape(&probe),
+        ep.duration_ms
+    );
 }
 
 /// What each endpoint still accepts: one row per endpoint, one column per offer.
@@ -198,18 +244,7 @@ fn posture_section(r: &Report, out: &mut String) {
                 ep.posture
                     .iter()
                     .find(|p| p.offer == *o)
-                    .map(|p| {
-                        let outcome = serde_plain(&p.outcome);
-                        match (&p.outcome, &p.selected_suite) {
-                            (crate::report::PostureOutcome::Accepted, Some(s)) => {
-                                format!("**{outcome}** {}", escape(s))
-                            }
-                            (crate::report::PostureOutcome::Accepted, None) => {
-                                format!("**{outcome}**")
-                            }
-                            _ => outcome,
-                        }
-                    })
+                    .map(posture_cell)
                     .unwrap_or_default()
             })
             .collect();
@@ -218,13 +253,13 @@ fn posture_section(r: &Report, out: &mut String) {
     let _ = writeln!(out, "\n</details>\n");
 }
 
-impl Formatter for Markdown {
-    fn render(&self, reports: &[Report]) -> String {
-        let mut out = String::new();
-        for r in reports {
-            render_report(r, 2, &mut out);
-        }
-        out
+/// The outcome of one offer; what is still accepted in bold, with the suite the server chose.
+fn posture_cell(p: &PostureProbe) -> String {
+    let outcome = serde_plain(&p.outcome);
+    match (&p.outcome, &p.selected_suite) {
+        (PostureOutcome::Accepted, Some(s)) => format!("**{outcome}** {}", escape(s)),
+        (PostureOutcome::Accepted, None) => format!("**{outcome}**"),
+        _ => outcome,
     }
 }
 

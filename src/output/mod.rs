@@ -1,15 +1,28 @@
-//! Renderers of [`Report`]s: one module per format behind one trait.
+//! Renderers of [`Report`]s: one formatter per output format, behind one trait.
+//!
+//! - [`text`]: for a person at a terminal (colour only when asked);
+//! - [`json`]: the `report-v1` document, for programs;
+//! - [`markdown`]: for GitHub; its escaping helpers ([`markdown::escape`],
+//!   [`markdown::status_badge`], [`markdown::verdict_badge`]) are public because the review
+//!   bot writes its comment with them.
+//!
+//! Every formatter treats the text in a report that came from a server as hostile: the text
+//! formatter keeps it from driving the terminal, the Markdown formatter from becoming markup.
 
-use crate::report::{Report, Status, Verdict};
+use crate::report::Report;
 
 pub mod json;
 pub mod markdown;
 pub mod text;
 
+/// An output format of `manifesto check --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// [`text::Text`].
     Text,
+    /// [`json::Json`].
     Json,
+    /// [`markdown::Markdown`].
     Markdown,
 }
 
@@ -18,6 +31,7 @@ pub trait Formatter {
     fn render(&self, reports: &[Report]) -> String;
 }
 
+/// The formatter of `format`; `color` only matters to text.
 pub fn formatter(format: Format, color: bool) -> Box<dyn Formatter> {
     match format {
         Format::Text => Box::new(text::Text { color }),
@@ -26,20 +40,10 @@ pub fn formatter(format: Format, color: bool) -> Box<dyn Formatter> {
     }
 }
 
-pub fn status_symbol(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "✔",
-        Status::Warn => "!",
-        Status::Fail => "✘",
-        Status::Inconclusive => "?",
-        Status::NotApplicable => "-",
-    }
-}
-
-pub fn verdict_symbol(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "✔",
-        Verdict::Fail => "✘",
-        Verdict::Inconclusive => "?",
-    }
+/// The kebab-case name serde gives a unit enum variant (the same word as in the JSON).
+pub(crate) fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -2,11 +2,42 @@
 
 use std::fmt::Write;
 
-use super::{Formatter, status_symbol, verdict_symbol};
+use super::{Formatter, serde_plain};
 use crate::report::{Endpoint, Report, Status, Verdict};
 
+/// The text formatter; `color` paints with ANSI escapes.
 pub struct Text {
     pub color: bool,
+}
+
+impl Formatter for Text {
+    fn render(&self, reports: &[Report]) -> String {
+        let mut out = String::new();
+        for r in reports {
+            self.report(r, &mut out);
+        }
+        out
+    }
+}
+
+/// The symbol before a requirement's status.
+pub fn status_symbol(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✔",
+        Status::Warn => "!",
+        Status::Fail => "✘",
+        Status::Inconclusive => "?",
+        Status::NotApplicable => "-",
+    }
+}
+
+/// The symbol before a domain's verdict.
+pub fn verdict_symbol(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "✔",
+        Verdict::Fail => "✘",
+        Verdict::Inconclusive => "?",
+    }
 }
 
 impl Text {
@@ -198,27 +229,9 @@ impl Text {
     }
 }
 
-/// The kebab-case name serde gives a unit enum variant.
-pub(crate) fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// Peer-controlled text must not drive the terminal (escape sequences, control characters).
 pub(crate) fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect()
-}
-
-impl Formatter for Text {
-    fn render(&self, reports: &[Report]) -> String {
-        let mut out = String::new();
-        for r in reports {
-            self.report(r, &mut out);
-        }
-        out
-    }
 }
