@@ -115,7 +115,8 @@ pub fn judge_public(ascii: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// The Unicode form of an A-label domain, for display (the A-label itself when not IDNA).
+/// The Unicode form of an A-label domain, whatever it looks like (the A-label itself when not
+/// IDNA). For showing a name to people use [`display`].
 pub fn to_unicode(domain: &str) -> String {
     let (unicode, result) = idna::domain_to_unicode(domain);
     if result.is_ok() {
@@ -123,6 +124,42 @@ pub fn to_unicode(domain: &str) -> String {
     } else {
         domain.to_owned()
     }
+}
+
+/// How a domain is shown to people: its Unicode form only when every label passes a UTS #39
+/// style check ([`label_is_safe`]), else the A-label (`xn--…`) form, so that a look-alike such
+/// as `xn--jbber-4ve.org` (with a Cyrillic а) is never shown as "jаbber.org".
+pub fn display(domain: &str) -> String {
+    let unicode = to_unicode(domain);
+    if unicode.split('.').all(label_is_safe) {
+        unicode
+    } else {
+        domain.to_owned()
+    }
+}
+
+/// A label that can be shown in Unicode: ASCII, or single-script at UTS #39's "highly
+/// restrictive" level with only identifier characters, and not confusable with an ASCII label
+/// (its confusable skeleton is not all ASCII: `раураl` in Cyrillic is not shown as such).
+pub fn label_is_safe(label: &str) -> bool {
+    use unicode_security::confusable_detection::skeleton;
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection as _};
+    if label.is_ascii() {
+        return true;
+    }
+    label.check_restriction_level(RestrictionLevel::HighlyRestrictive)
+        && !skeleton(label).all(|c| c.is_ascii())
+}
+
+/// The labels of a normalised domain whose Unicode form mixes scripts (UTS #39 mixed-script
+/// detection), for `validate` to flag.
+pub fn mixed_script_labels(domain: &str) -> Vec<String> {
+    use unicode_security::MixedScript as _;
+    to_unicode(domain)
+        .split('.')
+        .filter(|l| !l.is_ascii() && !l.is_single_script())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
@@ -169,5 +206,33 @@ mod tests {
         ] {
             assert!(normalize_public(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn shows_unicode_only_when_it_cannot_deceive() {
+        assert_eq!(display("xn--bcher-kva.de"), "bücher.de");
+        assert_eq!(display("jabber.org"), "jabber.org");
+        // Cyrillic а inside a Latin label: mixed script.
+        let lookalike = normalize_public("jаbber.org").unwrap();
+        assert_eq!(lookalike, "xn--jbber-4ve.org");
+        assert_eq!(display(&lookalike), "xn--jbber-4ve.org");
+        assert_eq!(mixed_script_labels(&lookalike), vec!["jаbber".to_owned()]);
+        // Whole-script Cyrillic that reads as Latin "paypal".
+        let whole = normalize_public("раураl.com").unwrap_or_default();
+        if !whole.is_empty() {
+            assert_eq!(display(&whole), whole);
+        }
+        let cyr = normalize_public("раура.рф").unwrap();
+        assert_eq!(
+            display(&cyr),
+            cyr,
+            "all-Cyrillic look-alike of ASCII 'paypa'"
+        );
+        // Genuine single-script names are shown.
+        let ru = normalize_public("пример.рф").unwrap();
+        assert_eq!(display(&ru), "пример.рф");
+        let ja = normalize_public("日本語.jp").unwrap();
+        assert_eq!(display(&ja), "日本語.jp");
+        assert!(mixed_script_labels(&ru).is_empty());
     }
 }

@@ -67,8 +67,22 @@ mod tests {
     #[test]
     fn refuses_controls_invisibles_and_separators() {
         for c in [
-            '\u{1b}', '\n', '\r', '\t', '\u{7f}', '\u{85}', '\u{2028}', '\u{2029}', '\u{200b}',
-            '\u{00ad}', '\u{feff}', '\u{e0041}', '\u{202e}', '\u{2066}', '\u{00a0}', '\u{3000}',
+            '\u{1b}',
+            '\n',
+            '\r',
+            '\t',
+            '\u{7f}',
+            '\u{85}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200b}',
+            '\u{00ad}',
+            '\u{feff}',
+            '\u{e0041}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{00a0}',
+            '\u{3000}',
             '\u{e000}',
         ] {
             assert!(forbidden_char(c).is_some(), "{:04x}", u32::from(c));

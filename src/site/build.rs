@@ -118,7 +118,7 @@ fn resolve_domain<'a>(
     let status = DomainStatus::from_report(report);
     let lifecycle_data = results.lifecycle_of(d);
     let lifecycle = lifecycle_view(&lifecycle_data);
-    let display = crate::domain::to_unicode(d);
+    let display = crate::domain::display(d);
     let job = PageJob {
         domain: d,
         display: display.clone(),
