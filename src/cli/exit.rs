@@ -45,3 +45,13 @@ pub(crate) fn exit_of(code: ExitCode) -> anyhow::Result<Exit> {
         Exit::Fail
     })
 }
+
+/// `validate`: any problem in the register fails (1), as an invalid register fails `sweep`
+/// ([`for_sweep_error`]).
+pub(crate) fn for_validation(validation: &crate::register::registry::Validation) -> Exit {
+    if validation.is_ok() {
+        Exit::Pass
+    } else {
+        Exit::Fail
+    }
+}
