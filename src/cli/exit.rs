@@ -55,3 +55,20 @@ pub(crate) fn for_validation(validation: &crate::register::registry::Validation)
         Exit::Fail
     }
 }
+
+/// A sweep that stopped: a `--domain` that is not a domain of the register, or an unusable
+/// `--ca-file` or `--trust-anchor`, is a usage error (2); an invalid register, results that
+/// cannot be read or written, and a checker that cannot start are failures (1).
+pub(crate) fn for_sweep_error(e: &crate::register::sweep::SweepError) -> Exit {
+    use crate::check::CheckError;
+    use crate::register::sweep::SweepError;
+    match e {
+        SweepError::InvalidDomain { .. }
+        | SweepError::NotInRegister(_)
+        | SweepError::Checker(CheckError::CaFile(..) | CheckError::TrustAnchor(..)) => Exit::Usage,
+        SweepError::InvalidRegister { .. }
+        | SweepError::Checker(_)
+        | SweepError::Store(_)
+        | SweepError::Cancelled => Exit::Fail,
+    }
+}
