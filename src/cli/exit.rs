@@ -59,3 +59,30 @@ pub(crate) fn site_exit(e: &crate::site::SiteError) -> Exit {
         | SiteError::WriterPanicked => Exit::Fail,
     }
 }
+
+/// `validate`: any problem in the register fails (1), as an invalid register fails `sweep`
+/// ([`for_sweep_error`]).
+pub(crate) fn for_validation(validation: &crate::register::registry::Validation) -> Exit {
+    if validation.is_ok() {
+        Exit::Pass
+    } else {
+        Exit::Fail
+    }
+}
+
+/// A sweep that stopped: a `--domain` that is not a domain of the register, or an unusable
+/// `--ca-file` or `--trust-anchor`, is a usage error (2); an invalid register, results that
+/// cannot be read or written, and a checker that cannot start are failures (1).
+pub(crate) fn for_sweep_error(e: &crate::register::sweep::SweepError) -> Exit {
+    use crate::check::CheckError;
+    use crate::register::sweep::SweepError;
+    match e {
+        SweepError::InvalidDomain { .. }
+        | SweepError::NotInRegister(_)
+        | SweepError::Checker(CheckError::CaFile(..) | CheckError::TrustAnchor(..)) => Exit::Usage,
+        SweepError::InvalidRegister { .. }
+        | SweepError::Checker(_)
+        | SweepError::Store(_)
+        | SweepError::Cancelled => Exit::Fail,
+    }
+}

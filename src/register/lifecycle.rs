@@ -1,6 +1,6 @@
 //! The lifecycle of an operator domain, derived from its history of checks.
 //!
-//! Pure logic, no I/O: [`derive`] takes the history (one [`HistoryEntry`] per check, as stored
+//! Pure logic, no I/O: [`derive()`] takes the history (one [`HistoryEntry`] per check, as stored
 //! one JSON line each in `results/history/<domain>.jsonl`), the time of evaluation and the grace
 //! period, and says where the domain stands:
 //!

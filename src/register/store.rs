@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -29,6 +28,41 @@ pub const STATUS_SCHEMA: &str = "xmpp-manifesto/status-v1";
 pub const STATUS_FILE: &str = "status.json";
 /// Subdirectory of the histories.
 pub const HISTORY_DIR: &str = "history";
+
+/// What can go wrong with the results directory. Each message names the file and includes
+/// its cause (the cause is not also a `source`, so a printed chain does not repeat it).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("reading results directory {}: {error}", path.display())]
+    ReadDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("creating {}: {error}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("reading {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("writing {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("parsing {}: {error}", path.display())]
+    Parse {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("{}: schema {found:?}, expected {STATUS_SCHEMA}", path.display())]
+    Schema { path: PathBuf, found: String },
+    #[error("{0}")]
+    Encode(serde_json::Error),
+}
 
 /// One domain's entry in `status.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,27 +110,54 @@ pub struct StatusIndex {
 
 impl StatusIndex {
     /// Reads `status.json` from a results directory; None when absent.
-    pub fn load(dir: &Path) -> anyhow::Result<Option<StatusIndex>> {
+    pub fn load(dir: &Path) -> Result<Option<StatusIndex>, StoreError> {
         let path = dir.join(STATUS_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(error) => return Err(StoreError::Read { path, error }),
         };
-        let index: StatusIndex = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", path.display()))?;
-        anyhow::ensure!(
-            index.schema == STATUS_SCHEMA,
-            "{}: schema {:?}, expected {STATUS_SCHEMA}",
-            path.display(),
-            index.schema
-        );
+        let index: StatusIndex = match serde_json::from_slice(&bytes) {
+            Ok(index) => index,
+            Err(error) => return Err(StoreError::Parse { path, error }),
+        };
+        if index.schema != STATUS_SCHEMA {
+            return Err(StoreError::Schema {
+                path,
+                found: index.schema,
+            });
+        }
         Ok(Some(index))
+    }
+
+    /// Writes `status.json` into a results directory (atomically).
+    pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
+        write_json(&dir.join(STATUS_FILE), self)
     }
 }
 
+/// Creates the results directory and its `history/`, and removes the temporary files an
+/// interrupted writer left there.
+pub fn prepare(results: &Path) -> Result<(), StoreError> {
+    let history = results.join(HISTORY_DIR);
+    std::fs::create_dir_all(&history).map_err(|error| StoreError::CreateDir {
+        path: results.to_path_buf(),
+        error,
+    })?;
+    remove_stale_temp_files(results);
+    remove_stale_temp_files(&history);
+    Ok(())
+}
+
+/// Writes a value as pretty JSON followed by a newline (atomically).
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut json = serde_json::to_string_pretty(value).map_err(StoreError::Encode)?;
+    json.push('\n');
+    write_atomic(path, json.as_bytes())
+}
+
 /// Writes `content` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -109,15 +170,18 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> anyhow::Result<()> {
         f.flush()?;
         std::fs::rename(&tmp, path)
     })();
-    if let Err(e) = result {
+    if let Err(error) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
+        return Err(StoreError::Write {
+            path: path.to_path_buf(),
+            error,
+        });
     }
     Ok(())
 }
 
 /// Removes temporary files an interrupted sweep left behind (`.NAME.tmp.PID`).
-pub(crate) fn remove_stale_temp_files(dir: &Path) {
+fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -131,15 +195,18 @@ pub(crate) fn remove_stale_temp_files(dir: &Path) {
 
 /// Reads a history file; a missing file is an empty history. Lines that do not parse (there
 /// should be none) are skipped with a warning rather than losing the rest.
-pub fn read_history(path: &Path) -> anyhow::Result<Vec<HistoryEntry>> {
+pub fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError> {
     Ok(parse_history(path, &read_history_text(path)?))
 }
 
-fn read_history_text(path: &Path) -> anyhow::Result<String> {
+fn read_history_text(path: &Path) -> Result<String, StoreError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(error) => Err(StoreError::Read {
+            path: path.to_path_buf(),
+            error,
+        }),
     }
 }
 
@@ -164,7 +231,7 @@ pub fn history_path(results: &Path, domain: &str) -> PathBuf {
 
 /// Appends one check to a domain's history (rewriting the file atomically) and writes its
 /// latest report. Returns the whole history.
-pub fn record(results: &Path, report: &Report) -> anyhow::Result<Vec<HistoryEntry>> {
+pub fn record(results: &Path, report: &Report) -> Result<Vec<HistoryEntry>, StoreError> {
     let path = history_path(results, &report.domain);
     let mut text = read_history_text(&path)?;
     let mut history = parse_history(&path, &text);
@@ -172,16 +239,11 @@ pub fn record(results: &Path, report: &Report) -> anyhow::Result<Vec<HistoryEntr
         text.push('\n');
     }
     let entry = HistoryEntry::from_report(report);
-    text.push_str(&serde_json::to_string(&entry)?);
+    text.push_str(&serde_json::to_string(&entry).map_err(StoreError::Encode)?);
     text.push('\n');
     write_atomic(&path, text.as_bytes())?;
     history.push(entry);
-    let mut json = serde_json::to_string_pretty(report)?;
-    json.push('\n');
-    write_atomic(
-        &results.join(format!("{}.json", report.domain)),
-        json.as_bytes(),
-    )?;
+    write_json(&results.join(format!("{}.json", report.domain)), report)?;
     Ok(history)
 }
 
@@ -201,10 +263,13 @@ impl Results {
     /// Reads every `*.json` file directly under `dir` as a report, except the sweep's index
     /// `status.json`, which gives the lifecycles. When several reports name the same domain, the
     /// latest `checked_at` wins (`history/` beside is not read).
-    pub fn load(dir: &Path) -> anyhow::Result<Results> {
+    pub fn load(dir: &Path) -> Result<Results, StoreError> {
         let mut results = Results::default();
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading results directory {}", dir.display()))?
+            .map_err(|error| StoreError::ReadDir {
+                path: dir.to_path_buf(),
+                error,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
             .filter(|p| p.file_name().is_none_or(|n| n != STATUS_FILE))
@@ -230,9 +295,7 @@ impl Results {
                 }
             }
             Ok(None) => {}
-            Err(e) => results
-                .skipped
-                .push((dir.join(STATUS_FILE), format!("{e:#}"))),
+            Err(e) => results.skipped.push((dir.join(STATUS_FILE), e.to_string())),
         }
         Ok(results)
     }

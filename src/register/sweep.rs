@@ -3,65 +3,65 @@
 //! Layout of the results directory (default `results/`):
 //!
 //! - `<domain>.json`: the latest report (schema `report-v1`), what `manifesto site` reads;
-//! - `history/<domain>.jsonl`: one compact line per check ([`HistoryEntry`]), oldest first;
+//! - `history/<domain>.jsonl`: one compact line per check
+//!   ([`HistoryEntry`](crate::register::lifecycle::HistoryEntry)), oldest first;
 //! - `status.json`: the index (schema [`STATUS_SCHEMA`]): every domain's lifecycle, last verdict,
 //!   whether a lapse notice is open, and the events (lapsed, recovered) of this sweep.
 //!
 //! Every file is written to a temporary file in the same directory and renamed over the old
-//! one, so an interrupted sweep leaves each file either as it was or complete. Domains are
-//! written as their check finishes; `status.json` last.
+//! one, so an interrupted sweep leaves each file either as it was or complete (see
+//! [`crate::register::store`]). Domains are written as their check finishes, on tokio's blocking
+//! threads so that file I/O never stalls the checks in flight; `status.json` last.
 //!
 //! Politeness: at most `--jobs` checks at a time, one per domain (domains are deduplicated),
 //! connections to one IP address spaced by `--connect-interval` across all checks, and a domain
 //! whose check was inconclusive is checked once more after `--retry-after`.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use futures::StreamExt as _;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::check::net::Pacer;
-use crate::check::{Checker, normalize_domain};
-use crate::cli::{Exit, NetworkArgs};
+use crate::check::posture::PostureCache;
+use crate::check::{CheckError, CheckOptions, Checker};
 use crate::register::lifecycle::{self, Event, Lifecycle, State};
-use crate::register::registry::{self, Registry};
+use crate::register::registry::{self, Registry, RegistryError};
 use crate::register::store::{
-    DomainEntry, EventEntry, HISTORY_DIR, STATUS_FILE, STATUS_SCHEMA, StatusIndex, history_path,
-    read_history, record, remove_stale_temp_files, write_atomic,
+    self, DomainEntry, EventEntry, STATUS_SCHEMA, StatusIndex, StoreError, history_path,
+    read_history,
 };
 use crate::report::{Report, Verdict};
 
-/// `manifesto sweep`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SweepArgs {
-    /// Directory of signatory files.
-    #[arg(long, value_name = "DIR", default_value = registry::SIGNATORIES_DIR)]
-    pub registry: PathBuf,
-    /// Results directory: latest reports, history/, status.json.
-    #[arg(long, value_name = "DIR", default_value = "results")]
-    pub results: PathBuf,
-    /// Checks running at the same time (one per domain).
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub jobs: u16,
-    /// Days a previously verified domain may fail before it lapses.
-    #[arg(long, value_name = "DAYS", default_value_t = lifecycle::DEFAULT_GRACE_DAYS)]
-    pub grace_days: u32,
-    /// Minimum spacing between two connections to the same IP address, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10)]
-    pub connect_interval: u64,
-    /// Seconds to wait before checking an inconclusive domain once more (0: no second check).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub retry_after: f64,
-    /// Check only these domains of the register (repeatable).
-    #[arg(long = "domain", value_name = "DOMAIN")]
-    pub domains: Vec<String>,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+/// Why a sweep did not run or did not complete. Results written before the error stay (each
+/// file is complete); `status.json` is only written at the end.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The register does not validate: nothing is checked.
+    #[error("the register in {} is not valid ({} problems)", dir.display(), errors.len())]
+    InvalidRegister {
+        dir: PathBuf,
+        errors: Vec<RegistryError>,
+    },
+    /// A domain asked for is not a domain name.
+    #[error("invalid domain {domain:?}: {reason}")]
+    InvalidDomain { domain: String, reason: String },
+    /// A domain asked for is not listed by any signatory.
+    #[error("{0} is not a domain of the register")]
+    NotInRegister(String),
+    /// The checker could not be set up (CA file, trust anchor, resolver, TLS).
+    #[error(transparent)]
+    Checker(CheckError),
+    /// The results directory could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A results writer was cancelled (the runtime is shutting down).
+    #[error("a results writer was cancelled")]
+    Cancelled,
 }
 
 /// What one domain's sweep produced (small: the reports themselves are not kept).
@@ -77,11 +77,25 @@ pub struct Outcome {
 /// Settings of [`sweep`].
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
+    /// The results directory: latest reports, `history/`, `status.json`.
     pub results: PathBuf,
+    /// Checks running at the same time (at least 1).
     pub jobs: usize,
-    pub grace: time::Duration,
-    pub retry_after: Duration,
+    /// Days a previously verified domain may fail before it lapses.
     pub grace_days: u32,
+    /// Minimum spacing between two connections to the same IP address, across all checks.
+    pub connect_interval: Duration,
+    /// Wait before checking an inconclusive domain once more (zero: no second check).
+    pub retry_after: Duration,
+    /// How to check; the sweep adds its own pacer (from `connect_interval`) and a posture cache
+    /// shared by its checks.
+    pub check: CheckOptions,
+}
+
+impl SweepConfig {
+    fn grace(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.grace_days))
+    }
 }
 
 /// The summary of a sweep.
@@ -143,125 +157,252 @@ impl Progress {
     }
 }
 
-/// Domains of the register to check, with their signatory: every domain, sorted, or only
-/// `only` (normalised; an unknown domain is an error).
-pub fn domains_to_check(
-    registry: &Registry,
-    only: &[String],
-) -> anyhow::Result<Vec<(String, usize)>> {
+/// Loads the register from `dir`; an invalid register is an error carrying every problem.
+pub fn load_register(dir: &Path, today: Date) -> Result<Registry, SweepError> {
+    registry::load_dir(dir, today).map_err(|errors| SweepError::InvalidRegister {
+        dir: dir.to_path_buf(),
+        errors,
+    })
+}
+
+/// Every domain of the register, with the index of its signatory.
+fn register_domains(registry: &Registry) -> BTreeMap<String, usize> {
     let mut all: BTreeMap<String, usize> = BTreeMap::new();
     for (i, s) in registry.signatories.iter().enumerate() {
         for d in &s.domains {
             all.entry(d.clone()).or_insert(i);
         }
     }
+    all
+}
+
+/// Domains of the register to check, with their signatory: every domain, sorted, or only
+/// `only` (normalised; an unknown domain is an error).
+pub fn domains_to_check(
+    registry: &Registry,
+    only: &[String],
+) -> Result<Vec<(String, usize)>, SweepError> {
+    let all = register_domains(registry);
     if only.is_empty() {
         return Ok(all.into_iter().collect());
     }
     let mut picked = BTreeMap::new();
-    for d in only {
-        let d = normalize_domain(d)?;
+    for input in only {
+        let d = crate::domain::normalize(input).map_err(|e| SweepError::InvalidDomain {
+            domain: input.clone(),
+            reason: e.0,
+        })?;
         let i = *all
             .get(&d)
-            .with_context(|| format!("{d} is not a domain of the register"))?;
+            .ok_or_else(|| SweepError::NotInRegister(d.clone()))?;
         picked.insert(d, i);
     }
     Ok(picked.into_iter().collect())
 }
 
+/// Runs blocking file work off the async workers. A panic in it is the caller's panic.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SweepError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => Ok(result?),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(SweepError::Cancelled),
+    }
+}
+
 /// Checks `domains` and records each result as it comes; then writes `status.json`.
 pub async fn sweep(
-    checker: Arc<Checker>,
+    config: &SweepConfig,
     registry: &Registry,
     domains: Vec<(String, usize)>,
-    config: &SweepConfig,
-) -> anyhow::Result<SweepSummary> {
+) -> Result<SweepSummary, SweepError> {
     let started = Instant::now();
-    let results = &config.results;
-    std::fs::create_dir_all(results.join(HISTORY_DIR))
-        .with_context(|| format!("creating {}", results.display()))?;
-    remove_stale_temp_files(results);
-    remove_stale_temp_files(&results.join(HISTORY_DIR));
-    let previous = StatusIndex::load(results)?;
+    let mut options = config.check.clone();
+    options.pacer = Some(Arc::new(Pacer::new(config.connect_interval)));
+    options.posture_cache = Some(Arc::new(PostureCache::new()));
+    let checker = Checker::new(options).map_err(SweepError::Checker)?;
+    let results = config.results.clone();
+    let previous = blocking(move || {
+        store::prepare(&results)?;
+        StatusIndex::load(&results)
+    })
+    .await?;
 
-    let total = domains.len();
-    let mut progress = Progress::new(total);
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
-    let mut retry: Vec<(String, Instant, Duration)> = Vec::new();
-    let jobs = config.jobs.max(1);
-
-    // First round.
-    {
-        let checker = &checker;
-        let mut stream = futures::stream::iter(domains.iter().map(|(d, _)| d.clone()))
-            .map(|domain| async move {
-                let t = Instant::now();
-                let report = checker.check(&domain).await;
-                (domain, report, t.elapsed())
-            })
-            .buffer_unordered(jobs);
-        while let Some((domain, report, took)) = stream.next().await {
-            if report.verdict == Verdict::Inconclusive && !config.retry_after.is_zero() {
-                progress.note(&format!(
-                    "{domain}: inconclusive, will check again in {:.0} s",
-                    config.retry_after.as_secs_f64()
-                ));
-                retry.push((domain, Instant::now() + config.retry_after, took));
-                continue;
-            }
-            let outcome = finish(results, &report, took, false, config)?;
-            progress.finished(&domain, outcome.verdict, took, "");
-            outcomes.push(outcome);
-        }
-    }
-    // Second chance for the inconclusive ones, each after its own delay.
-    {
-        let checker = &checker;
-        let mut stream = futures::stream::iter(retry)
-            .map(|(domain, at, first)| async move {
-                tokio::time::sleep_until(at.into()).await;
-                let t = Instant::now();
-                let report = checker.check(&domain).await;
-                (domain, report, first + t.elapsed())
-            })
-            .buffer_unordered(jobs);
-        while let Some((domain, report, took)) = stream.next().await {
-            let outcome = finish(results, &report, took, true, config)?;
-            progress.finished(&domain, outcome.verdict, took, " (second check)");
-            outcomes.push(outcome);
-        }
-    }
+    let mut progress = Progress::new(domains.len());
+    let (mut outcomes, retry) = first_round(&checker, &domains, config, &mut progress).await?;
+    outcomes.extend(second_round(&checker, retry, config, &mut progress).await?);
     progress.finish();
 
-    // The index: every checked domain, plus domains of the register kept from the previous one.
+    let (registry, results, grace_days) =
+        (registry.clone(), config.results.clone(), config.grace_days);
+    let (index, outcomes) = blocking(move || {
+        let index = build_index(
+            &registry,
+            &outcomes,
+            previous.as_ref(),
+            &results,
+            grace_days,
+        )?;
+        index.save(&results)?;
+        Ok((index, outcomes))
+    })
+    .await?;
+    Ok(SweepSummary {
+        outcomes,
+        index,
+        wall: started.elapsed(),
+    })
+}
+
+/// A domain to check once more, when its first check was inconclusive.
+struct Retry {
+    domain: String,
+    at: Instant,
+    /// How long the first check took.
+    first: Duration,
+}
+
+enum FirstCheck {
+    Done(Outcome),
+    Again(Retry),
+}
+
+/// Checks every domain once, `config.jobs` at a time; records the conclusive ones as they
+/// finish and returns the inconclusive ones to check again.
+async fn first_round(
+    checker: &Checker,
+    domains: &[(String, usize)],
+    config: &SweepConfig,
+    progress: &mut Progress,
+) -> Result<(Vec<Outcome>, Vec<Retry>), SweepError> {
+    let mut outcomes = Vec::with_capacity(domains.len());
+    let mut retry = Vec::new();
+    let mut stream = futures::stream::iter(domains.iter().map(|(d, _)| d.clone()))
+        .map(|domain| async move {
+            let t = Instant::now();
+            let report = checker.check(&domain).await;
+            let took = t.elapsed();
+            if report.verdict == Verdict::Inconclusive && !config.retry_after.is_zero() {
+                let at = Instant::now() + config.retry_after;
+                return Ok(FirstCheck::Again(Retry {
+                    domain,
+                    at,
+                    first: took,
+                }));
+            }
+            finish(config, report, took, false)
+                .await
+                .map(FirstCheck::Done)
+        })
+        .buffer_unordered(config.jobs.max(1));
+    while let Some(checked) = stream.next().await {
+        match checked? {
+            FirstCheck::Again(r) => {
+                progress.note(&format!(
+                    "{}: inconclusive, will check again in {:.0} s",
+                    r.domain,
+                    config.retry_after.as_secs_f64()
+                ));
+                retry.push(r);
+            }
+            FirstCheck::Done(outcome) => {
+                progress.finished(&outcome.domain, outcome.verdict, outcome.duration, "");
+                outcomes.push(outcome);
+            }
+        }
+    }
+    Ok((outcomes, retry))
+}
+
+/// A second chance for the inconclusive ones, each after its own delay.
+async fn second_round(
+    checker: &Checker,
+    retry: Vec<Retry>,
+    config: &SweepConfig,
+    progress: &mut Progress,
+) -> Result<Vec<Outcome>, SweepError> {
+    let mut outcomes = Vec::with_capacity(retry.len());
+    let mut stream = futures::stream::iter(retry)
+        .map(|r| async move {
+            tokio::time::sleep_until(r.at.into()).await;
+            let t = Instant::now();
+            let report = checker.check(&r.domain).await;
+            finish(config, report, r.first + t.elapsed(), true).await
+        })
+        .buffer_unordered(config.jobs.max(1));
+    while let Some(outcome) = stream.next().await {
+        let outcome = outcome?;
+        progress.finished(
+            &outcome.domain,
+            outcome.verdict,
+            outcome.duration,
+            " (second check)",
+        );
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Records a report (history line and latest report) and derives the domain's lifecycle.
+async fn finish(
+    config: &SweepConfig,
+    report: Report,
+    took: Duration,
+    retried: bool,
+) -> Result<Outcome, SweepError> {
+    let (domain, verdict) = (report.domain.clone(), report.verdict);
+    let results = config.results.clone();
+    let history = blocking(move || store::record(&results, &report)).await?;
+    let lifecycle = lifecycle::derive(&history, OffsetDateTime::now_utc(), config.grace());
+    Ok(Outcome {
+        domain,
+        verdict,
+        lifecycle,
+        duration: took,
+        retried,
+    })
+}
+
+/// The index: every checked domain, plus the register's other domains as their history says
+/// now; a lapse notice opens or closes as the lifecycle says, which is an event.
+fn build_index(
+    registry: &Registry,
+    outcomes: &[Outcome],
+    previous: Option<&StatusIndex>,
+    results: &Path,
+    grace_days: u32,
+) -> Result<StatusIndex, StoreError> {
     let now = OffsetDateTime::now_utc();
+    let grace = time::Duration::days(i64::from(grace_days));
     let mut index = StatusIndex {
         schema: STATUS_SCHEMA.into(),
         generated_at: now,
-        grace_days: config.grace_days,
+        grace_days,
         domains: BTreeMap::new(),
         events: Vec::new(),
     };
-    let prev = |d: &str| previous.as_ref().and_then(|p| p.domains.get(d));
     let checked: BTreeMap<&str, &Outcome> =
         outcomes.iter().map(|o| (o.domain.as_str(), o)).collect();
-    for (domain, i) in &domains_to_check(registry, &[])? {
-        let Some(s) = registry.signatories.get(*i) else {
+    for (domain, i) in register_domains(registry) {
+        let Some(s) = registry.signatories.get(i) else {
             continue;
         };
         let (verdict, lifecycle) = match checked.get(domain.as_str()) {
             Some(o) => (Some(o.verdict), o.lifecycle.clone()),
             None => {
                 // Not checked this time: what its history says now.
-                let history = read_history(&history_path(results, domain))?;
+                let history = read_history(&history_path(results, &domain))?;
                 let last = history
                     .iter()
                     .max_by_key(|e| e.checked_at)
                     .map(|e| e.verdict);
-                (last, lifecycle::derive(&history, now, config.grace))
+                (last, lifecycle::derive(&history, now, grace))
             }
         };
-        let open = prev(domain).is_some_and(|p| p.lapse_notice);
+        let open = previous
+            .and_then(|p| p.domains.get(&domain))
+            .is_some_and(|p| p.lapse_notice);
         let (lapse_notice, event) = lifecycle::notice_transition(open, lifecycle.state);
         if let Some(event) = event {
             index.events.push(EventEntry {
@@ -274,7 +415,7 @@ pub async fn sweep(
             });
         }
         index.domains.insert(
-            domain.clone(),
+            domain,
             DomainEntry {
                 signatory: s.slug.clone(),
                 github: s.github.clone(),
@@ -284,32 +425,7 @@ pub async fn sweep(
             },
         );
     }
-    let mut json = serde_json::to_string_pretty(&index)?;
-    json.push('\n');
-    write_atomic(&results.join(STATUS_FILE), json.as_bytes())?;
-    Ok(SweepSummary {
-        outcomes,
-        index,
-        wall: started.elapsed(),
-    })
-}
-
-fn finish(
-    results: &Path,
-    report: &Report,
-    took: Duration,
-    retried: bool,
-    config: &SweepConfig,
-) -> anyhow::Result<Outcome> {
-    let history = record(results, report)?;
-    let lifecycle = lifecycle::derive(&history, OffsetDateTime::now_utc(), config.grace);
-    Ok(Outcome {
-        domain: report.domain.clone(),
-        verdict: report.verdict,
-        lifecycle,
-        duration: took,
-        retried,
-    })
+    Ok(index)
 }
 
 /// The summary printed at the end.
@@ -357,46 +473,4 @@ pub fn render_summary(summary: &SweepSummary) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Runs `manifesto sweep`. Exits 0 when the sweep completed, whatever the domains' verdicts
-/// (they are data, in the results); 2 on a usage error or an invalid register, and an I/O error
-/// (results not writable) stops the sweep with the previous files intact.
-pub async fn run_sweep(args: &SweepArgs) -> anyhow::Result<Exit> {
-    let registry = match registry::load_dir(&args.registry, registry::today_utc()) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{}", e.to_human());
-            }
-            anyhow::bail!(
-                "the register in {} is not valid ({} problems)",
-                args.registry.display(),
-                errors.len()
-            );
-        }
-    };
-    let domains = domains_to_check(&registry, &args.domains)?;
-    let mut options = args.network.check_options();
-    options.pacer = Some(Arc::new(Pacer::new(Duration::from_millis(
-        args.connect_interval,
-    ))));
-    options.posture_cache = Some(Arc::new(crate::check::posture::PostureCache::new()));
-    let checker = Arc::new(Checker::new(options)?);
-    anyhow::ensure!(
-        args.retry_after.is_finite() && args.retry_after >= 0.0,
-        "--retry-after must be a number of seconds"
-    );
-    let config = SweepConfig {
-        results: args.results.clone(),
-        jobs: usize::from(args.jobs),
-        grace: time::Duration::days(i64::from(args.grace_days)),
-        retry_after: Duration::from_secs_f64(args.retry_after),
-        grace_days: args.grace_days,
-    };
-    let summary = sweep(checker, &registry, domains, &config).await?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(render_summary(&summary).as_bytes())?;
-    stdout.flush()?;
-    Ok(Exit::Pass)
 }
