@@ -45,3 +45,27 @@ pub(crate) fn exit_of(code: ExitCode) -> anyhow::Result<Exit> {
         Exit::Fail
     })
 }
+
+/// `manifesto review`: bad arguments (revision, author, check options) are usage errors; git,
+/// rendering and I/O failures fail.
+impl From<&crate::bot::review::ReviewError> for Exit {
+    fn from(e: &crate::bot::review::ReviewError) -> Exit {
+        if e.is_usage() {
+            Exit::Usage
+        } else {
+            Exit::Fail
+        }
+    }
+}
+
+/// `manifesto comment`: bad input (token, repository, SHA, body, verdict) is a usage error;
+/// GitHub and the network fail.
+impl From<&crate::bot::github::GithubError> for Exit {
+    fn from(e: &crate::bot::github::GithubError) -> Exit {
+        if e.is_usage() {
+            Exit::Usage
+        } else {
+            Exit::Fail
+        }
+    }
+}
