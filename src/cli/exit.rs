@@ -35,17 +35,6 @@ impl Exit {
     }
 }
 
-/// Commands that report a std `ExitCode` map onto ours (they only use 0, 1 and 2).
-pub(crate) fn exit_of(code: ExitCode) -> anyhow::Result<Exit> {
-    Ok(if code == ExitCode::SUCCESS {
-        Exit::Pass
-    } else if code == ExitCode::from(Exit::Usage as u8) {
-        Exit::Usage
-    } else {
-        Exit::Fail
-    })
-}
-
 /// `manifesto site`: the register was validated before the build, so whatever fails after is
 /// the run failing (I/O, a broken invariant), never a usage error.
 pub(crate) fn site_exit(e: &crate::site::SiteError) -> Exit {
@@ -84,5 +73,29 @@ pub(crate) fn for_sweep_error(e: &crate::register::sweep::SweepError) -> Exit {
         | SweepError::Checker(_)
         | SweepError::Store(_)
         | SweepError::Cancelled => Exit::Fail,
+    }
+}
+
+/// `manifesto review`: bad arguments (revision, author, check options) are usage errors; git,
+/// rendering and I/O failures fail.
+impl From<&crate::bot::review::ReviewError> for Exit {
+    fn from(e: &crate::bot::review::ReviewError) -> Exit {
+        if e.is_usage() {
+            Exit::Usage
+        } else {
+            Exit::Fail
+        }
+    }
+}
+
+/// `manifesto comment`: bad input (token, repository, SHA, body, verdict) is a usage error;
+/// GitHub and the network fail.
+impl From<&crate::bot::github::GithubError> for Exit {
+    fn from(e: &crate::bot::github::GithubError) -> Exit {
+        if e.is_usage() {
+            Exit::Usage
+        } else {
+            Exit::Fail
+        }
     }
 }

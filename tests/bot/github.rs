@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use xmpp_manifesto::bot::github::{
-    self, CommentArgs, DEFAULT_BOT_LOGIN, GithubConfig, LABEL_NEEDS_WORK, LABEL_VERIFIED,
-    REVIEW_MARKER, RetryPolicy,
+    self, CommentOptions, Commented, DEFAULT_BOT_LOGIN, GithubConfig, GithubError,
+    LABEL_NEEDS_WORK, LABEL_VERIFIED, REVIEW_MARKER, RetryPolicy,
 };
 use xmpp_manifesto::report::Verdict;
 
@@ -37,6 +36,8 @@ struct State {
     /// (comment id, login of the comment's author) of every PATCH.
     edits: Vec<(u64, String)>,
     creates: usize,
+    /// (sha, state, context) of every commit status set.
+    statuses: Vec<(String, String, String)>,
 }
 
 /// A stateful GitHub: issue comments (paginated with Link headers), labels, the PR's head.
@@ -79,6 +80,10 @@ impl FakeGitHub {
 
     fn labels(&self) -> BTreeSet<String> {
         self.state.lock().unwrap().labels.clone()
+    }
+
+    fn statuses(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().statuses.clone()
     }
 }
 
@@ -188,6 +193,15 @@ impl Respond for FakeGitHub {
             return ResponseTemplate::new(404)
                 .set_body_json(json!({"message": "Label does not exist"}));
         }
+        if let Some(sha) = p.strip_prefix(&format!("/repos/{OWNER}/{REPO}/statuses/"))
+            && m == "POST"
+        {
+            let body: Value = req.body_json().unwrap();
+            let field = |k: &str| body[k].as_str().unwrap().to_string();
+            s.statuses
+                .push((sha.to_string(), field("state"), field("context")));
+            return ResponseTemplate::new(201).set_body_json(json!({"state": field("state")}));
+        }
         if m == "GET" && p == format!("/repos/{OWNER}/{REPO}/pulls/{PR}") {
             return ResponseTemplate::new(200)
                 .set_body_json(json!({"number": PR, "head": {"sha": HEAD}}));
@@ -219,8 +233,8 @@ fn config(server: &MockServer) -> GithubConfig {
     }
 }
 
-fn args(body_file: &Path) -> CommentArgs {
-    CommentArgs {
+fn args(body_file: &Path) -> CommentOptions {
+    CommentOptions {
         repo: format!("{OWNER}/{REPO}"),
         pr: PR,
         body_file: body_file.to_path_buf(),
@@ -229,6 +243,7 @@ fn args(body_file: &Path) -> CommentArgs {
         bot_login: DEFAULT_BOT_LOGIN.to_string(),
         head_sha: None,
         timeout: 5,
+        status: None,
     }
 }
 
@@ -238,8 +253,8 @@ fn body_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::Path
     p
 }
 
-async fn run(a: &CommentArgs, server: &MockServer) -> anyhow::Result<ExitCode> {
-    github::run_comment_with(a, &config(server)).await
+async fn run(a: &CommentOptions, server: &MockServer) -> Result<Commented, GithubError> {
+    github::post_comment(a, &config(server)).await
 }
 
 #[tokio::test]
@@ -247,10 +262,10 @@ async fn first_run_creates_second_run_updates() {
     let (server, gh) = fake(100).await;
     let dir = tempfile::tempdir().unwrap();
     let first = body_file(&dir, "1.md", "first review");
-    assert_eq!(
+    assert!(matches!(
         run(&args(&first), &server).await.unwrap(),
-        ExitCode::SUCCESS
-    );
+        Commented::Posted { .. }
+    ));
     let comments = gh.comments();
     assert_eq!(comments.len(), 1);
     assert!(
@@ -377,7 +392,6 @@ async fn labels_without_a_verdict_are_a_usage_error() {
     let mut a = args(&f);
     a.labels = true;
     let err = run(&a, &server).await.unwrap_err();
-    let err = err.downcast_ref::<github::GithubError>().unwrap();
     assert!(err.is_usage());
     assert!(gh.comments().is_empty());
 }
@@ -514,7 +528,7 @@ async fn a_slow_server_times_out() {
     let mut c = config(&server);
     c.retry.max_attempts = 1;
     let started = std::time::Instant::now();
-    let err = github::run_comment_with(&a, &c).await.unwrap_err();
+    let err = github::post_comment(&a, &c).await.unwrap_err();
     assert!(format!("{err:#}").contains("timed out"), "{err:#}");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
@@ -526,7 +540,10 @@ async fn stale_head_writes_nothing() {
     let f = body_file(&dir, "b.md", "review");
     let mut a = args(&f);
     a.head_sha = Some("f".repeat(40));
-    assert_eq!(run(&a, &server).await.unwrap(), ExitCode::SUCCESS);
+    assert!(matches!(
+        run(&a, &server).await.unwrap(),
+        Commented::Stale { .. }
+    ));
     assert!(gh.comments().is_empty());
     a.head_sha = Some(HEAD.to_string());
     run(&a, &server).await.unwrap();
@@ -623,4 +640,54 @@ async fn the_binary_exits_1_on_403_and_2_without_a_token() {
     let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"));
+}
+
+#[tokio::test]
+async fn the_commit_status_goes_on_the_reviewed_head_and_is_success_only_for_pass() {
+    let (server, gh) = fake(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = body_file(&dir, "b.md", "review");
+    let mut a = args(&f);
+    a.status = Some("manifesto/review".into());
+    a.head_sha = Some(HEAD.to_string());
+    for (verdict, state) in [
+        (Verdict::Pass, "success"),
+        (Verdict::Fail, "failure"),
+        (Verdict::Inconclusive, "error"),
+    ] {
+        a.verdict = Some(verdict);
+        run(&a, &server).await.unwrap();
+        let last = gh.statuses().last().cloned().unwrap();
+        assert_eq!(
+            last,
+            (HEAD.to_string(), state.into(), "manifesto/review".into())
+        );
+    }
+    // A stale head gets nothing, not even a status.
+    a.head_sha = Some("f".repeat(40));
+    let before = gh.statuses().len();
+    run(&a, &server).await.unwrap();
+    assert_eq!(gh.statuses().len(), before);
+}
+
+#[tokio::test]
+async fn a_status_needs_the_reviewed_head_and_a_verdict() {
+    let (server, gh) = fake(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = body_file(&dir, "b.md", "no verdict here");
+    let mut a = args(&f);
+    a.status = Some("manifesto/review".into());
+    a.verdict = Some(Verdict::Pass);
+    let err = run(&a, &server).await.unwrap_err();
+    assert!(matches!(err, GithubError::StatusWithoutSha), "{err}");
+    assert!(err.is_usage());
+    a.head_sha = Some(HEAD.to_string());
+    a.verdict = None;
+    let err = run(&a, &server).await.unwrap_err();
+    assert!(matches!(err, GithubError::NoVerdict), "{err}");
+    a.verdict = Some(Verdict::Pass);
+    a.status = Some("bad context\n".into());
+    let err = run(&a, &server).await.unwrap_err();
+    assert!(matches!(err, GithubError::InvalidStatusContext(_)), "{err}");
+    assert!(gh.statuses().is_empty() && gh.comments().is_empty());
 }
