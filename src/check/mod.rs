@@ -9,6 +9,7 @@ pub mod identity;
 pub mod net;
 pub mod posture;
 pub mod probes;
+pub mod session;
 pub mod tls;
 pub mod xml;
 pub mod xmpp;
@@ -239,7 +240,7 @@ impl Checker {
         let ctx = &ctx;
         futures::future::join_all(planned.into_iter().map(|(ep, addr)| async move {
             match addr {
-                Some(addr) => probes::check_endpoint(ctx, ep, addr).await,
+                Some(addr) => session::check_endpoint(ctx, ep, addr).await,
                 None => ep,
             }
         }))
