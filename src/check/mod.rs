@@ -1,18 +1,18 @@
 //! `manifesto check`: discovery, every endpoint concurrently, then grading into a [`Report`].
 
-pub mod advisories;
-pub mod context;
+pub(crate) mod advisories;
+pub(crate) mod context;
 pub mod dane;
-pub mod dns;
-pub mod grade;
-pub mod identity;
-pub mod net;
-pub mod posture;
-pub mod probes;
-pub mod session;
-pub mod tls;
-pub mod xml;
-pub mod xmpp;
+pub(crate) mod dns;
+pub(crate) mod grade;
+pub(crate) mod identity;
+pub(crate) mod net;
+pub(crate) mod posture;
+pub(crate) mod probes;
+pub(crate) mod session;
+pub(crate) mod tls;
+pub(crate) mod xml;
+pub(crate) mod xmpp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

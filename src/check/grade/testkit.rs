@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use crate::check::dns::{Discovery, srv_name};
 use crate::check::grade::{detect_software, requirements};
-use crate::check::posture::{Offer, version_name};
+use crate::check::posture::Offer;
+use crate::check::posture::hello::version_name;
 use crate::report::{
     Basis, CertificateDetails, CertificateInfo, DiscoveryOutcome, DiscoveryRecord, Endpoint,
     EndpointSource, ErrorKind, Features, Mode, PostureOutcome, PostureProbe, ProbeKind,

@@ -5,9 +5,9 @@
 //! fresh connection (after `<proceed/>` for STARTTLS, from the first byte for Direct TLS), sends
 //! one hand-built ClientHello (or runs a rustls handshake pinned to one version), reads the
 //! first bytes of the answer within a deadline and a byte cap, and classifies them. All probes of
-//! an endpoint run concurrently (see [`run_posture`]).
+//! an endpoint run concurrently (see `run::run_posture`).
 //!
-//! The parser ([`parse_reply`]) never panics: it only indexes through bounds-checked helpers.
+//! The parser (`reply::parse_reply`) never panics: it only indexes through bounds-checked helpers.
 //!
 //! The files follow a probe's path: `hello` builds what is sent, `run` opens the connections
 //! and reads the answers, `reply` classifies them, and `cache` shares the results of one socket
@@ -15,17 +15,15 @@
 //! decide (`crate::check::grade::modern_tls` and `crate::check::grade::forward_secrecy`).
 
 mod cache;
-mod hello;
-mod reply;
-mod run;
+pub(crate) mod hello;
+pub(crate) mod reply;
+pub(crate) mod run;
 
 pub use cache::PostureCache;
-pub use hello::{
-    FS_TLS12_SUITES, LEGACY_SUITES, SSL2, SSL3, STATIC_RSA_SUITES, TLS10, TLS11, TLS12, TLS13,
-    client_hello, name_is_forward_secret, sslv2_client_hello, suite_name, version_name,
-};
-pub use reply::{Reply, alert_name, classify, parse_reply};
-pub use run::{MAX_RECEIVED_HEX_BYTES, MAX_REPLY, run_posture, run_probe};
+pub(crate) use hello::name_is_forward_secret;
+pub(crate) use run::run_posture;
+
+use hello::{SSL2, SSL3, TLS10, TLS11, TLS12, TLS13};
 
 /// One posture probe: a protocol version, or a TLS 1.2 suite set, offered to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,10 +73,6 @@ impl Offer {
             Offer::Tls12RsaPreferred => "tls1.2-rsa-preferred",
             Offer::Tls12FsFirst => "tls1.2-fs-first",
         }
-    }
-
-    pub fn from_name(name: &str) -> Option<Offer> {
-        Offer::ALL.into_iter().find(|o| o.name() == name)
     }
 
     /// The protocol version asked for, as on the wire.
