@@ -54,7 +54,7 @@ pub struct CheckOptions {
     pub probe_wait_min: Duration,
     /// Spacing between connections to the same address (a sweep shares one over its checks).
     pub pacer: Option<Arc<net::Pacer>>,
-    /// Posture results shared by every check of a sweep (see [`crate::check::posture::PostureCache`]).
+    /// Posture results shared by every check of a sweep (see `crate::check::posture::PostureCache`).
     pub posture_cache: Option<Arc<crate::check::posture::PostureCache>>,
 }
 
