@@ -157,110 +157,155 @@ pub async fn lookup_addresses(resolver: &TokioResolver, host: &str) -> Result<Ve
     Ok(out)
 }
 
+/// The four SRV names of a domain, in the order they are asked.
+const SRV_KINDS: [(Service, Mode); 4] = [
+    (Service::C2s, Mode::Starttls),
+    (Service::C2s, Mode::DirectTls),
+    (Service::S2s, Mode::Starttls),
+    (Service::S2s, Mode::DirectTls),
+];
+
 /// Discovers the endpoints of `domain` (an A-label): the four SRV names concurrently, the
 /// A/AAAA fallback where a service has no SRV at all, then every target's addresses.
 pub async fn discover(resolver: &TokioResolver, domain: &str) -> Discovery {
-    let kinds = [
-        (Service::C2s, Mode::Starttls),
-        (Service::C2s, Mode::DirectTls),
-        (Service::S2s, Mode::Starttls),
-        (Service::S2s, Mode::DirectTls),
-    ];
     let answers = futures::future::join_all(
-        kinds
+        SRV_KINDS
             .iter()
             .map(|(s, m)| async move { lookup_srv(resolver, &srv_name(*s, *m, domain)).await }),
     )
     .await;
-
     let mut d = Discovery::default();
     for service in [Service::C2s, Service::S2s] {
-        let mut any_srv = false;
-        let mut starttls_absent = false;
-        let mut failed = false;
-        for ((s, mode), answer) in kinds.iter().zip(&answers) {
-            if *s != service {
-                continue;
+        let answers = SRV_KINDS
+            .iter()
+            .zip(&answers)
+            .filter(|((s, _), _)| *s == service)
+            .map(|((_, mode), answer)| (*mode, answer));
+        add_service(&mut d, domain, service, answers);
+    }
+    d.addresses = resolve_targets(resolver, &d.targets).await;
+    d
+}
+
+/// What the SRV answers of one service said, over its two names.
+#[derive(Default)]
+struct ServiceSeen {
+    any_srv: bool,
+    starttls_absent: bool,
+    failed: bool,
+}
+
+/// Records the SRV answers of one service and their targets; falls back to the domain itself
+/// on the default port when the service has no SRV record at all (RFC 6120 §3.2.2), but never
+/// when a lookup failed (no conclusion may rest on it).
+fn add_service<'a>(
+    d: &mut Discovery,
+    domain: &str,
+    service: Service,
+    answers: impl Iterator<Item = (Mode, &'a SrvAnswer)>,
+) {
+    let mut seen = ServiceSeen::default();
+    for (mode, answer) in answers {
+        let record = srv_record(d, domain, service, mode, answer, &mut seen);
+        d.records.push(record);
+    }
+    if seen.failed {
+        d.failed.push(service);
+    } else if !seen.any_srv {
+        add_fallback(d, domain, service);
+    }
+    let has_targets = d.targets.iter().any(|t| t.service == service);
+    if seen.starttls_absent && !has_targets && !seen.failed {
+        d.absent.push(service);
+    }
+}
+
+/// The discovery record of one SRV name; its targets go to `d.targets`.
+fn srv_record(
+    d: &mut Discovery,
+    domain: &str,
+    service: Service,
+    mode: Mode,
+    answer: &SrvAnswer,
+    seen: &mut ServiceSeen,
+) -> DiscoveryRecord {
+    let name = srv_name(service, mode, domain);
+    let mut record = DiscoveryRecord {
+        name: name.trim_end_matches('.').to_owned(),
+        service,
+        mode,
+        outcome: DiscoveryOutcome::NoRecords,
+        records: vec![],
+        detail: None,
+    };
+    match answer {
+        SrvAnswer::Records(records) => {
+            seen.any_srv = true;
+            record.outcome = DiscoveryOutcome::Found;
+            for (priority, weight, port, target) in records {
+                record
+                    .records
+                    .push(format!("{priority} {weight} {port} {target}."));
+                d.targets.push(Target {
+                    service,
+                    mode,
+                    source: EndpointSource::Srv,
+                    host: target.clone(),
+                    port: *port,
+                    priority: Some(*priority),
+                    weight: Some(*weight),
+                });
             }
-            let name = srv_name(service, *mode, domain);
-            let name = name.trim_end_matches('.').to_owned();
-            let mut record = DiscoveryRecord {
-                name,
-                service,
-                mode: *mode,
-                outcome: DiscoveryOutcome::NoRecords,
-                records: vec![],
-                detail: None,
-            };
-            match answer {
-                SrvAnswer::Records(records) => {
-                    any_srv = true;
-                    record.outcome = DiscoveryOutcome::Found;
-                    for (priority, weight, port, target) in records {
-                        record
-                            .records
-                            .push(format!("{priority} {weight} {port} {target}."));
-                        d.targets.push(Target {
-                            service,
-                            mode: *mode,
-                            source: EndpointSource::Srv,
-                            host: target.clone(),
-                            port: *port,
-                            priority: Some(*priority),
-                            weight: Some(*weight),
-                        });
-                    }
-                }
-                SrvAnswer::NoRecords => {}
-                SrvAnswer::Absent => {
-                    any_srv = true;
-                    if *mode == Mode::Starttls {
-                        starttls_absent = true;
-                    }
-                    record.outcome = DiscoveryOutcome::ServiceAbsent;
-                    record.records.push("0 0 0 .".into());
-                    record.detail =
-                        Some("target \".\": the service is decidedly not available".into());
-                }
-                SrvAnswer::Error(e) => {
-                    failed = true;
-                    record.outcome = DiscoveryOutcome::Error;
-                    record.detail = Some(e.clone());
-                }
+        }
+        SrvAnswer::NoRecords => {}
+        SrvAnswer::Absent => {
+            seen.any_srv = true;
+            if mode == Mode::Starttls {
+                seen.starttls_absent = true;
             }
-            d.records.push(record);
+            record.outcome = DiscoveryOutcome::ServiceAbsent;
+            record.records.push("0 0 0 .".into());
+            record.detail = Some("target \".\": the service is decidedly not available".into());
         }
-        if failed {
-            d.failed.push(service);
-        } else if !any_srv {
-            d.records.push(DiscoveryRecord {
-                name: domain.to_owned(),
-                service,
-                mode: Mode::Starttls,
-                outcome: DiscoveryOutcome::Fallback,
-                records: vec![],
-                detail: Some(format!(
-                    "no SRV records: falling back to {domain}:{}",
-                    service.default_port()
-                )),
-            });
-            d.targets.push(Target {
-                service,
-                mode: Mode::Starttls,
-                source: EndpointSource::Fallback,
-                host: domain.to_owned(),
-                port: service.default_port(),
-                priority: None,
-                weight: None,
-            });
-        }
-        let has_targets = d.targets.iter().any(|t| t.service == service);
-        if starttls_absent && !has_targets && !failed {
-            d.absent.push(service);
+        SrvAnswer::Error(e) => {
+            seen.failed = true;
+            record.outcome = DiscoveryOutcome::Error;
+            record.detail = Some(e.clone());
         }
     }
+    record
+}
 
-    let mut hosts: Vec<String> = d.targets.iter().map(|t| t.host.clone()).collect();
+/// The A/AAAA fallback: the domain itself on the service's default port, STARTTLS.
+fn add_fallback(d: &mut Discovery, domain: &str, service: Service) {
+    d.records.push(DiscoveryRecord {
+        name: domain.to_owned(),
+        service,
+        mode: Mode::Starttls,
+        outcome: DiscoveryOutcome::Fallback,
+        records: vec![],
+        detail: Some(format!(
+            "no SRV records: falling back to {domain}:{}",
+            service.default_port()
+        )),
+    });
+    d.targets.push(Target {
+        service,
+        mode: Mode::Starttls,
+        source: EndpointSource::Fallback,
+        host: domain.to_owned(),
+        port: service.default_port(),
+        priority: None,
+        weight: None,
+    });
+}
+
+/// The addresses of every distinct target host, concurrently.
+async fn resolve_targets(
+    resolver: &TokioResolver,
+    targets: &[Target],
+) -> BTreeMap<String, Result<Vec<IpAddr>, String>> {
+    let mut hosts: Vec<String> = targets.iter().map(|t| t.host.clone()).collect();
     hosts.sort();
     hosts.dedup();
     let resolved = futures::future::join_all(
@@ -269,8 +314,7 @@ pub async fn discover(resolver: &TokioResolver, domain: &str) -> Discovery {
             .map(|h| async move { (h.clone(), lookup_addresses(resolver, h).await) }),
     )
     .await;
-    d.addresses = resolved.into_iter().collect();
-    d
+    resolved.into_iter().collect()
 }
 
 #[cfg(test)]

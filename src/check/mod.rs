@@ -1,18 +1,19 @@
 //! `manifesto check`: discovery, every endpoint concurrently, then grading into a [`Report`].
 
-pub mod address;
-pub mod advisories;
-pub mod context;
+pub(crate) mod address;
+pub(crate) mod advisories;
+pub(crate) mod context;
 pub mod dane;
-pub mod dns;
-pub mod grade;
-pub mod identity;
-pub mod net;
-pub mod posture;
-pub mod probes;
-pub mod tls;
-pub mod xml;
-pub mod xmpp;
+pub(crate) mod dns;
+pub(crate) mod grade;
+pub(crate) mod identity;
+pub(crate) mod net;
+pub(crate) mod posture;
+pub(crate) mod probes;
+pub(crate) mod session;
+pub(crate) mod tls;
+pub(crate) mod xml;
+pub(crate) mod xmpp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,7 +55,7 @@ pub struct CheckOptions {
     pub probe_wait_min: Duration,
     /// Spacing between connections to the same address (a sweep shares one over its checks).
     pub pacer: Option<Arc<net::Pacer>>,
-    /// Posture results shared by every check of a sweep (see [`crate::check::posture::PostureCache`]).
+    /// Posture results shared by every check of a sweep (see `crate::check::posture::PostureCache`).
     pub posture_cache: Option<Arc<crate::check::posture::PostureCache>>,
 }
 
@@ -240,7 +241,7 @@ impl Checker {
         let ctx = &ctx;
         futures::future::join_all(planned.into_iter().map(|(ep, addr)| async move {
             match addr {
-                Some(addr) => probes::check_endpoint(ctx, ep, addr).await,
+                Some(addr) => session::check_endpoint(ctx, ep, addr).await,
                 None => ep,
             }
         }))

@@ -84,11 +84,6 @@ impl Element {
     pub fn qualified(&self) -> String {
         format!("{{{}}}{}", self.ns, self.name)
     }
-
-    /// First child element in namespace `ns`, e.g. the condition of a stream error.
-    pub fn first_child_in(&self, ns: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.ns == ns)
-    }
 }
 
 /// The attributes of the peer's `<stream:stream>` header.

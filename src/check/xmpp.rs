@@ -203,21 +203,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         Ok(self.io)
     }
 
-    /// Starts a fresh stream (after TLS) on a new transport, with a new parser.
-    pub fn restart<T: AsyncRead + AsyncWrite + Unpin>(
-        io: T,
-        step_timeout: Duration,
-        limits: Limits,
-    ) -> XmppStream<T> {
-        XmppStream::new(io, step_timeout, limits)
-    }
-
     pub fn limits(&self) -> Limits {
         self.limits
-    }
-
-    pub fn step_timeout(&self) -> Duration {
-        self.step_timeout
     }
 
     /// Best effort: a polite close, without waiting.

@@ -99,3 +99,21 @@ impl From<&crate::bot::github::GithubError> for Exit {
         }
     }
 }
+
+/// `manifesto check`: a domain, CA file or trust anchor the user gave that cannot be used is a
+/// usage error; a resolver or TLS set-up that fails, or stdout that cannot be written, is not.
+impl From<&crate::cli::commands::check::CheckCommandError> for Exit {
+    fn from(e: &crate::cli::commands::check::CheckCommandError) -> Exit {
+        use crate::check::CheckError;
+        use crate::cli::commands::check::CheckCommandError;
+        match e {
+            CheckCommandError::Check(
+                CheckError::InvalidDomain(..)
+                | CheckError::CaFile(..)
+                | CheckError::TrustAnchor(..),
+            ) => Exit::Usage,
+            CheckCommandError::Check(CheckError::Dns(_) | CheckError::Tls(_))
+            | CheckCommandError::Output(_) => Exit::Fail,
+        }
+    }
+}

@@ -1,15 +1,21 @@
 //! Unit tests of the posture probes: the hello builders, the reply parser on bytes recorded from
-//! Debian's Prosody 0.12.3 (OpenSSL 3), the classification, the judges, and the runner against
-//! scripted fake servers.
+//! Debian's Prosody 0.12.3 (OpenSSL 3), the classification, and the runner against scripted fake
+//! servers. The judges of the results are tested with the requirements they decide
+//! (`crate::check::grade`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::hello::*;
+use super::reply::*;
+use super::run::*;
 use super::*;
-use crate::report::{EndpointSource, TlsInfo};
+use crate::check::context::Context;
+use crate::report::{Mode, PostureOutcome, PostureProbe, Service};
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("test hex")
@@ -364,10 +370,9 @@ fn classification() {
 }
 
 #[test]
-fn offers_round_trip_names() {
-    for offer in Offer::ALL {
-        assert_eq!(Offer::from_name(offer.name()), Some(offer));
-    }
+fn offers_have_distinct_names() {
+    let names: std::collections::BTreeSet<&str> = Offer::ALL.iter().map(|o| o.name()).collect();
+    assert_eq!(names.len(), Offer::ALL.len());
 }
 
 proptest! {
@@ -401,230 +406,6 @@ proptest! {
             let _ = classify(offer, &parse_reply(&bytes));
         }
     }
-}
-
-// --- judges -----------------------------------------------------------------------------------
-
-fn probe(offer: Offer, outcome: PostureOutcome, suite: Option<&str>) -> PostureProbe {
-    PostureProbe {
-        offer: offer.name().into(),
-        outcome,
-        selected_suite: suite.map(str::to_owned),
-        sent_hex: "16".into(),
-        received_hex: String::new(),
-        detail: None,
-    }
-}
-
-fn endpoint(posture: Vec<PostureProbe>, tls13: bool) -> Endpoint {
-    Endpoint {
-        service: Service::C2s,
-        mode: Mode::Starttls,
-        source: EndpointSource::Srv,
-        host: "example.test".into(),
-        port: 5222,
-        address: "127.0.0.1".into(),
-        priority: None,
-        weight: None,
-        stream: None,
-        pre_tls_features: None,
-        starttls: None,
-        tls: tls13.then(|| TlsInfo {
-            version: "TLS 1.3".into(),
-            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
-            key_exchange: Some("X25519".into()),
-            forward_secret: true,
-            alpn: None,
-            handshake_ms: 1,
-        }),
-        certificate: None,
-        post_tls_features: None,
-        probes: vec![],
-        posture,
-        post_tls_error: None,
-        error: None,
-        error_kind: None,
-        duration_ms: 0,
-        presented: Default::default(),
-    }
-}
-
-use PostureOutcome::{Accepted as A, Refused as R};
-
-/// Prosody 0.12 with `protocol = "tlsv1+"` and `DEFAULT:AES128-SHA:@SECLEVEL=0`, as recorded.
-fn weak_prosody() -> Vec<PostureProbe> {
-    vec![
-        probe(Offer::Sslv2, R, None),
-        probe(Offer::Sslv3, R, None),
-        probe(Offer::Tls10, A, Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA")),
-        probe(Offer::Tls11, A, Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA")),
-        probe(
-            Offer::Tls12,
-            A,
-            Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
-        ),
-        probe(Offer::Tls13, A, Some("TLS13_AES_256_GCM_SHA384")),
-        probe(
-            Offer::Tls12StaticRsa,
-            A,
-            Some("TLS_RSA_WITH_AES_128_GCM_SHA256"),
-        ),
-        probe(
-            Offer::Tls12RsaPreferred,
-            A,
-            Some("TLS_RSA_WITH_AES_128_GCM_SHA256"),
-        ),
-        probe(
-            Offer::Tls12FsFirst,
-            A,
-            Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-        ),
-    ]
-}
-
-/// Default Prosody 0.12 (tls_profile intermediate), as recorded.
-fn default_prosody() -> Vec<PostureProbe> {
-    vec![
-        probe(Offer::Sslv2, R, None),
-        probe(Offer::Sslv3, R, None),
-        probe(Offer::Tls10, R, None),
-        probe(Offer::Tls11, R, None),
-        probe(
-            Offer::Tls12,
-            A,
-            Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
-        ),
-        probe(Offer::Tls13, A, Some("TLS13_AES_256_GCM_SHA384")),
-        probe(Offer::Tls12StaticRsa, R, None),
-        probe(
-            Offer::Tls12RsaPreferred,
-            A,
-            Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
-        ),
-        probe(
-            Offer::Tls12FsFirst,
-            A,
-            Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
-        ),
-    ]
-}
-
-fn set(
-    mut p: Vec<PostureProbe>,
-    offer: Offer,
-    outcome: PostureOutcome,
-    suite: Option<&str>,
-) -> Vec<PostureProbe> {
-    if let Some(x) = p.iter_mut().find(|x| x.offer == offer.name()) {
-        *x = probe(offer, outcome, suite);
-    }
-    p
-}
-
-#[test]
-fn judges_weak_prosody_warn_warn() {
-    let ep = endpoint(weak_prosody(), true);
-    let (s, f) = judge_modern_tls(&ep).expect("judged");
-    assert_eq!(s, Status::Warn, "{f}");
-    assert!(f.contains("TLS 1.0 and TLS 1.1"), "{f}");
-    let (s, f) = judge_forward_secrecy(&ep).expect("judged");
-    assert_eq!(s, Status::Warn, "{f}");
-    assert!(f.contains("follows the client's order"), "{f}");
-}
-
-#[test]
-fn judges_default_prosody_pass_pass() {
-    let ep = endpoint(default_prosody(), true);
-    assert_eq!(judge_modern_tls(&ep).map(|j| j.0), Some(Status::Pass));
-    assert_eq!(judge_forward_secrecy(&ep).map(|j| j.0), Some(Status::Pass));
-}
-
-#[test]
-fn judges_failures() {
-    // SSLv3 accepted.
-    let ep = endpoint(
-        set(
-            default_prosody(),
-            Offer::Sslv3,
-            A,
-            Some("TLS_RSA_WITH_AES_128_CBC_SHA"),
-        ),
-        true,
-    );
-    assert_eq!(judge_modern_tls(&ep).map(|j| j.0), Some(Status::Fail));
-    // SSLv2 accepted.
-    let ep = endpoint(set(default_prosody(), Offer::Sslv2, A, None), true);
-    assert_eq!(judge_modern_tls(&ep).map(|j| j.0), Some(Status::Fail));
-    // Only TLS 1.0: TLS 1.2 and 1.3 refused, no session.
-    let p = set(weak_prosody(), Offer::Tls12, R, None);
-    let mut ep = endpoint(set(p, Offer::Tls13, R, None), false);
-    ep.error_kind = Some(ErrorKind::TlsIncompatible);
-    let (s, f) = judge_modern_tls(&ep).expect("judged");
-    assert_eq!(s, Status::Fail, "{f}");
-    // Server preference for static RSA (picks it even when FS is listed first).
-    let p = set(
-        weak_prosody(),
-        Offer::Tls12FsFirst,
-        A,
-        Some("TLS_RSA_WITH_AES_256_GCM_SHA384"),
-    );
-    let (s, f) = judge_forward_secrecy(&endpoint(p, true)).expect("judged");
-    assert_eq!(s, Status::Fail, "{f}");
-    // Server preference for FS but accepts static RSA: warn.
-    let p = set(
-        weak_prosody(),
-        Offer::Tls12RsaPreferred,
-        A,
-        Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-    );
-    let (s, f) = judge_forward_secrecy(&endpoint(p, true)).expect("judged");
-    assert_eq!(s, Status::Warn, "{f}");
-    assert!(f.contains("prefers forward secrecy"), "{f}");
-}
-
-#[test]
-fn judges_when_probes_could_not_run() {
-    // No probe got as far as a hello: the caller judges the session alone.
-    let none: Vec<PostureProbe> = default_prosody()
-        .into_iter()
-        .map(|mut p| {
-            p.outcome = PostureOutcome::Error;
-            p.sent_hex.clear();
-            p
-        })
-        .collect();
-    let ep = endpoint(none, false);
-    assert_eq!(judge_modern_tls(&ep), None);
-    assert_eq!(judge_forward_secrecy(&ep), None);
-    assert_eq!(judge_modern_tls(&endpoint(vec![], true)), None);
-    // SSLv3 probe could not connect: not a pass.
-    let mut p = default_prosody();
-    p[1].sent_hex.clear();
-    p[1].outcome = PostureOutcome::Error;
-    p[1].detail = Some("the probe could not run: connection refused".into());
-    let (s, f) = judge_modern_tls(&endpoint(p, true)).expect("judged");
-    assert_eq!(s, Status::Inconclusive, "{f}");
-    // Silence after an SSLv2 hello: not accepted (an accepting server answers at once).
-    let p = set(
-        default_prosody(),
-        Offer::Sslv2,
-        PostureOutcome::Inconclusive,
-        None,
-    );
-    let (s, f) = judge_modern_tls(&endpoint(p, true)).expect("judged");
-    assert_eq!(s, Status::Pass, "{f}");
-    assert!(f.contains("counted as not accepted"), "{f}");
-    // Static-RSA probe silent: forward secrecy cannot pass.
-    let p = set(
-        default_prosody(),
-        Offer::Tls12StaticRsa,
-        PostureOutcome::Inconclusive,
-        None,
-    );
-    assert_eq!(
-        judge_forward_secrecy(&endpoint(p, true)).map(|j| j.0),
-        Some(Status::Inconclusive)
-    );
 }
 
 // --- the runner against scripted servers ---------------------------------------------------

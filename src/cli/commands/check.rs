@@ -1,10 +1,11 @@
-//! `manifesto check`.
+//! `manifesto check`: its arguments, the check options they make, the reports printed to
+//! stdout, and the exit code of their verdicts.
 
 use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
-use crate::check::{Checker, normalize_domain};
+use crate::check::{CheckError, Checker, normalize_domain};
 use crate::cli::exit::Exit;
 use crate::cli::network::NetworkArgs;
 use crate::output::{self, Format};
@@ -44,17 +45,45 @@ impl Color {
     }
 }
 
+/// Why `manifesto check` could not report (its exit code: `Exit::from`, in `cli/exit.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckCommandError {
+    /// A domain that is not one, an unusable trust file, or a checker that cannot start.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("cannot write the reports to stdout: {0}")]
+    Output(std::io::Error),
+}
+
+/// Runs the command; an error is printed here and becomes its exit code, so that only usage
+/// errors exit 2 (the dispatcher turns any error it receives into a usage error).
 pub async fn run(args: CheckArgs) -> anyhow::Result<Exit> {
-    let mut domains = Vec::new();
-    for d in &args.domains {
-        domains.push(normalize_domain(d)?);
+    match execute(args).await {
+        Ok(exit) => Ok(exit),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Exit::from(&e))
+        }
     }
+}
+
+/// Checks every domain concurrently, prints the reports, and exits with their verdicts.
+pub(crate) async fn execute(args: CheckArgs) -> Result<Exit, CheckCommandError> {
+    let domains = args
+        .domains
+        .iter()
+        .map(|d| normalize_domain(d))
+        .collect::<Result<Vec<String>, CheckError>>()?;
     let checker = Checker::new(args.network.check_options())?;
     let reports: Vec<Report> =
         futures::future::join_all(domains.iter().map(|d| checker.check(d))).await;
-    let rendered = output::formatter(args.format, args.color.enabled()).render(&reports);
+    print_reports(&reports, args.format, args.color).map_err(CheckCommandError::Output)?;
+    Ok(Exit::for_verdicts(reports.iter().map(|r| r.verdict)))
+}
+
+fn print_reports(reports: &[Report], format: Format, color: Color) -> std::io::Result<()> {
+    let rendered = output::formatter(format, color.enabled()).render(reports);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(rendered.as_bytes())?;
-    stdout.flush()?;
-    Ok(Exit::for_verdicts(reports.iter().map(|r| r.verdict)))
+    stdout.flush()
 }

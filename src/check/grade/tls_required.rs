@@ -1,0 +1,308 @@
+//! `c2s-tls-required` and `s2s-tls-required`: does the server refuse to go on in plaintext?
+//!
+//! Direct TLS (XEP-0368) is encrypted from the first byte. On STARTTLS, the proof is a
+//! plaintext probe the server refused (SASL for c2s, dialback for s2s: basis "verified"); a
+//! probe that got no answer proves nothing either way, and then only the advertisement
+//! (`<required/>`, or STARTTLS as the only feature: RFC 6120 §5.3.1) can carry a pass (basis
+//! "advertised").
+
+use crate::check::grade::{Judgement, no_starttls, unreached};
+use crate::report::{Basis, Endpoint, Features, Mode, ProbeOutcome, RequirementId, Status};
+
+/// One endpoint of either service.
+pub(super) fn judge(ep: &Endpoint) -> Judgement {
+    if ep.mode == Mode::DirectTls {
+        return direct_tls(ep);
+    }
+    let Some(features) = &ep.pre_tls_features else {
+        return unreached(ep);
+    };
+    if no_starttls(ep) {
+        return Judgement::new(
+            Status::Fail,
+            "STARTTLS is not offered, so every stream is plaintext (no certificate configured?)",
+        );
+    }
+    let probe = ep.probes.first();
+    let probe_detail = probe.map(|p| p.detail.as_str()).unwrap_or_default();
+    let how_advertised = advertised_words(features);
+    match probe.map(|p| p.outcome) {
+        Some(ProbeOutcome::Enforced) => Judgement::new(
+            Status::Pass,
+            format!("TLS is required: {probe_detail} ({how_advertised})"),
+        )
+        .with_basis(Basis::Verified),
+        Some(ProbeOutcome::NotEnforced) => Judgement::new(
+            Status::Fail,
+            format!("{probe_detail} although it advertises {how_advertised}"),
+        ),
+        outcome => {
+            let probe_note = match (outcome, probe) {
+                (Some(_), Some(p)) => p.detail.clone(),
+                _ => "no probe ran".into(),
+            };
+            if features.tls_required_advertised() {
+                Judgement::new(
+                    Status::Pass,
+                    format!("TLS is required as advertised ({how_advertised}); {probe_note}"),
+                )
+                .with_basis(Basis::Advertised)
+            } else {
+                Judgement::new(
+                    Status::Fail,
+                    format!("STARTTLS is optional ({how_advertised}); {probe_note}"),
+                )
+            }
+        }
+    }
+}
+
+fn direct_tls(ep: &Endpoint) -> Judgement {
+    if ep.tls.is_some() {
+        Judgement::new(
+            Status::Pass,
+            "Direct TLS (XEP-0368): the stream is encrypted from the first byte",
+        )
+        .with_basis(Basis::Verified)
+    } else {
+        Judgement::new(
+            Status::Inconclusive,
+            format!(
+                "the Direct TLS handshake failed: {}",
+                ep.error.as_deref().unwrap_or("no data")
+            ),
+        )
+    }
+}
+
+fn advertised_words(f: &Features) -> &'static str {
+    if f.starttls && f.starttls_required {
+        "<starttls><required/></starttls>"
+    } else if f.starttls && f.elements.len() == 1 {
+        "STARTTLS as its only feature"
+    } else if f.starttls {
+        "<starttls/> without <required/>"
+    } else {
+        "no <starttls/>"
+    }
+}
+
+pub(super) fn pass_summary(id: RequirementId, endpoints: &str, basis: Option<Basis>) -> String {
+    let how = match basis {
+        Some(Basis::Verified) => "proved by a refused plaintext probe",
+        _ => "as advertised with <required/>; a plaintext probe gave no proof either way",
+    };
+    let who = match id {
+        RequirementId::S2sTlsRequired => "Servers",
+        _ => "Clients",
+    };
+    format!("{who} must use TLS on {endpoints} ({how}).")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::grade::testkit::{Table, c2s, dns, s2s};
+    use crate::report::Basis::{Advertised, Verified};
+    use crate::report::ProbeOutcome::{Attempted, Enforced, Error, NoAnswer, NotEnforced};
+    use crate::report::RequirementId::{C2sTlsRequired, S2sTlsRequired};
+    use crate::report::Service::{C2s, S2s};
+    use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
+
+    #[test]
+    fn c2s_tls_required() {
+        let table = Table::new(C2sTlsRequired)
+            // pass, and what it rests on
+            .case("pass: SASL refused before TLS", (Pass, Verified), [c2s()])
+            .case("pass: Direct TLS", (Pass, Verified), [c2s().direct_tls()])
+            .case(
+                "pass: STARTTLS and Direct TLS, both verified",
+                (Pass, Verified),
+                [c2s(), c2s().direct_tls()],
+            )
+            .case(
+                "pass: <required/>, the probe got no answer",
+                (Pass, Advertised),
+                [c2s().probe(NoAnswer)],
+            )
+            .case(
+                "pass: <required/>, the probe could not run",
+                (Pass, Advertised),
+                [c2s().probe(Error)],
+            )
+            .case(
+                "pass: STARTTLS as the only feature, no probe",
+                (Pass, Advertised),
+                [c2s().starttls_only_feature().no_probe()],
+            )
+            .case(
+                "pass: one endpoint verified, one only advertised",
+                (Pass, Advertised),
+                [c2s(), c2s().at("192.0.2.2").probe(NoAnswer)],
+            )
+            // fail
+            .case(
+                "fail: SASL processed in cleartext despite <required/>",
+                Fail,
+                [c2s().probe(NotEnforced)],
+            )
+            .case(
+                "fail: STARTTLS optional, the probe got no answer",
+                Fail,
+                [c2s().starttls_optional().probe(NoAnswer)],
+            )
+            .case("fail: no STARTTLS", Fail, [c2s().no_starttls()])
+            .case(
+                "fail: no STARTTLS, Prosody detected",
+                Fail,
+                [c2s().no_starttls().prosody()],
+            )
+            .case(
+                "fail: optional, ejabberd detected",
+                Fail,
+                [c2s().starttls_optional().probe(NotEnforced).ejabberd()],
+            )
+            .case(
+                "fail: stream error before TLS",
+                Fail,
+                [c2s().protocol_error("stream error <host-unknown/>")],
+            )
+            .case(
+                "fail: not XMPP",
+                Fail,
+                [c2s().protocol_error("protocol error: not an XML stream")],
+            )
+            // inconclusive
+            .case(
+                "inconclusive: unreachable",
+                Inconclusive,
+                [c2s().unreachable()],
+            )
+            .case("inconclusive: timeout", Inconclusive, [c2s().timeout()])
+            .case(
+                "inconclusive: Direct TLS handshake timed out",
+                Inconclusive,
+                [c2s().direct_tls().timeout()],
+            )
+            .case("inconclusive: no c2s endpoint found", Inconclusive, [s2s()])
+            // not applicable
+            .case_dns(
+                "not-applicable: SRV target \".\"",
+                NotApplicable,
+                dns().absent(C2s),
+                [s2s()],
+            )
+            // lookup failure degradation
+            .case_dns(
+                "inconclusive: SRV lookup failed, no endpoint",
+                Inconclusive,
+                dns().failed(C2s),
+                [s2s()],
+            )
+            .case_dns(
+                "inconclusive: SRV lookup failed beside a passing endpoint",
+                Inconclusive,
+                dns().failed(C2s),
+                [c2s()],
+            )
+            .case_dns(
+                "fail: a failed lookup does not hide a fail",
+                Fail,
+                dns().failed(C2s),
+                [c2s().probe(NotEnforced)],
+            )
+            .case_dns(
+                "pass: the s2s lookup failure does not touch c2s",
+                (Pass, Verified),
+                dns().failed(S2s),
+                [c2s()],
+            )
+            // the worst endpoint decides
+            .case(
+                "fail: one endpoint of three",
+                Fail,
+                [
+                    c2s(),
+                    c2s().at("192.0.2.2").probe(NotEnforced),
+                    c2s().direct_tls(),
+                ],
+            )
+            .case(
+                "fail: beats inconclusive",
+                Fail,
+                [
+                    c2s().unreachable(),
+                    c2s().at("192.0.2.2").starttls_optional().probe(NoAnswer),
+                ],
+            )
+            .case(
+                "inconclusive: beats pass, two endpoints share it",
+                Inconclusive,
+                [
+                    c2s(),
+                    c2s().at("192.0.2.2").timeout(),
+                    c2s().at("2001:db8::1").unreachable(),
+                ],
+            );
+        insta::assert_snapshot!(table.run());
+    }
+
+    #[test]
+    fn s2s_tls_required() {
+        let table = Table::new(S2sTlsRequired)
+            .case(
+                "pass: dialback refused before TLS",
+                (Pass, Verified),
+                [s2s().probe(Enforced)],
+            )
+            .case("pass: Direct TLS", (Pass, Verified), [s2s().direct_tls()])
+            .case(
+                "pass: dialback attempted, <required/> decides",
+                (Pass, Advertised),
+                [s2s().probe(Attempted)],
+            )
+            .case(
+                "pass: no answer to dialback (dialing back first)",
+                (Pass, Advertised),
+                [s2s().probe(NoAnswer)],
+            )
+            .case(
+                "fail: dialback attempted and STARTTLS optional",
+                Fail,
+                [s2s().starttls_optional().probe(Attempted)],
+            )
+            .case(
+                "fail: dialback valid in cleartext",
+                Fail,
+                [s2s().probe(NotEnforced)],
+            )
+            .case("fail: no STARTTLS", Fail, [s2s().no_starttls()])
+            .case(
+                "inconclusive: unreachable",
+                Inconclusive,
+                [s2s().unreachable()],
+            )
+            .case_dns(
+                "not-applicable: SRV target \".\"",
+                NotApplicable,
+                dns().absent(S2s),
+                [c2s()],
+            )
+            .case_dns(
+                "inconclusive: SRV lookup failed beside a passing endpoint",
+                Inconclusive,
+                dns().failed(S2s),
+                [s2s()],
+            )
+            .case(
+                "fail: the worst of two",
+                Fail,
+                [s2s(), s2s().at("192.0.2.2").probe(NotEnforced)],
+            )
+            .case(
+                "pass: c2s failing does not touch s2s",
+                (Pass, Verified),
+                [c2s().probe(NotEnforced), s2s()],
+            );
+        insta::assert_snapshot!(table.run());
+    }
+}
