@@ -16,7 +16,7 @@ pub mod markdown;
 pub mod text;
 
 /// An output format of `manifesto check --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// [`text::Text`].
     Text,

@@ -9,6 +9,24 @@ use crate::check::{CheckError, Checker, normalize_domain};
 use crate::cli::exit::Exit;
 use crate::cli::network::NetworkArgs;
 use crate::output::{self, Format};
+
+/// `--format`: the clap face of [`Format`] (the library knows no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+        }
+    }
+}
 use crate::report::Report;
 
 #[derive(Debug, Args)]
@@ -19,8 +37,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub network: NetworkArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text, help_heading = "Output")]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
+    pub format: FormatArg,
     /// Colour in text output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Color::Auto, help_heading = "Output")]
     pub color: Color,
@@ -77,7 +95,7 @@ pub(crate) async fn execute(args: CheckArgs) -> Result<Exit, CheckCommandError> 
     let checker = Checker::new(args.network.check_options())?;
     let reports: Vec<Report> =
         futures::future::join_all(domains.iter().map(|d| checker.check(d))).await;
-    print_reports(&reports, args.format, args.color).map_err(CheckCommandError::Output)?;
+    print_reports(&reports, args.format.into(), args.color).map_err(CheckCommandError::Output)?;
     Ok(Exit::for_verdicts(reports.iter().map(|r| r.verdict)))
 }
 
