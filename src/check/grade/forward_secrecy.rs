@@ -190,6 +190,7 @@ mod tests {
     const ECDHE: Option<&str> = Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
 
     #[test]
+    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn forward_secrecy() {
         let table = Table::new(ForwardSecrecy)
             .case("pass: default Prosody", Pass, [c2s()])

@@ -218,6 +218,7 @@ mod tests {
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass, Warn};
 
     #[test]
+    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn modern_tls() {
         let rsa_cbc = Some("TLS_RSA_WITH_AES_128_CBC_SHA");
         let only_tls10 = c2s()

@@ -109,6 +109,7 @@ mod tests {
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
 
     #[test]
+    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn c2s_tls_required() {
         let table = Table::new(C2sTlsRequired)
             // pass, and what it rests on
