@@ -39,6 +39,10 @@ pub enum Verdict {
     Pass,
     Fail,
     Inconclusive,
+    /// Neither c2s nor s2s is served (both SRV targets ".", or no XMPP endpoint at all):
+    /// nothing was checked, so nothing can pass. Never "verified".
+    #[serde(rename = "no-service")]
+    NoService,
 }
 
 impl Verdict {
@@ -47,7 +51,24 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::NoService => "no-service",
         }
+    }
+
+    /// The verdict of a domain's requirements: [`Verdict::NoService`] when neither the c2s nor
+    /// the s2s requirement applies (the domain serves no XMPP: there was nothing to check),
+    /// else [`Verdict::from_statuses`]. A client-only or server-only domain is judged on what
+    /// it serves.
+    pub fn from_requirements(requirements: &BTreeMap<RequirementId, Requirement>) -> Verdict {
+        let not_served = |id| {
+            requirements
+                .get(&id)
+                .is_none_or(|r: &Requirement| r.status == Status::NotApplicable)
+        };
+        if not_served(RequirementId::C2sTlsRequired) && not_served(RequirementId::S2sTlsRequired) {
+            return Verdict::NoService;
+        }
+        Verdict::from_statuses(requirements.values().map(|r| &r.status))
     }
 
     /// Fail if any requirement fails, else inconclusive if any is inconclusive, else pass.
@@ -583,5 +604,60 @@ impl Software {
             Software::Tigase => "Tigase",
             Software::Other => "the server",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(status: Status) -> Requirement {
+        Requirement {
+            status,
+            summary: String::new(),
+            basis: None,
+            fix: None,
+            evidence: vec![],
+        }
+    }
+
+    fn reqs(c2s: Status, s2s: Status, others: Status) -> BTreeMap<RequirementId, Requirement> {
+        BTreeMap::from([
+            (RequirementId::C2sTlsRequired, req(c2s)),
+            (RequirementId::S2sTlsRequired, req(s2s)),
+            (RequirementId::TrustedCertificate, req(others)),
+            (RequirementId::ModernTls, req(others)),
+            (RequirementId::ForwardSecrecy, req(others)),
+        ])
+    }
+
+    #[test]
+    fn serving_nothing_is_never_a_pass() {
+        use Status::{NotApplicable as Na, Pass};
+        assert_eq!(
+            Verdict::from_requirements(&reqs(Na, Na, Na)),
+            Verdict::NoService
+        );
+        assert_eq!(
+            Verdict::from_requirements(&BTreeMap::new()),
+            Verdict::NoService
+        );
+        // Client-only and server-only domains are judged on what they serve.
+        assert_eq!(
+            Verdict::from_requirements(&reqs(Pass, Na, Pass)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            Verdict::from_requirements(&reqs(Na, Pass, Pass)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            Verdict::from_requirements(&reqs(Status::Fail, Na, Pass)),
+            Verdict::Fail
+        );
+        assert_eq!(
+            serde_json::to_string(&Verdict::NoService).unwrap(),
+            "\"no-service\""
+        );
     }
 }

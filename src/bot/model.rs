@@ -113,7 +113,8 @@ impl ReviewReport {
         let mut verdict = Verdict::Pass;
         for d in &self.domains {
             match d.report.verdict {
-                Verdict::Fail => return Verdict::Fail,
+                // A domain that serves no XMPP has nothing to verify: the PR needs work.
+                Verdict::Fail | Verdict::NoService => return Verdict::Fail,
                 Verdict::Inconclusive => verdict = Verdict::Inconclusive,
                 Verdict::Pass => {}
             }

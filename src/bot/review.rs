@@ -360,7 +360,7 @@ async fn check_domain(checker: &Checker, job: DomainJob) -> DomainReview {
     report
         .requirements
         .insert(RequirementId::DomainControl, control);
-    report.verdict = Verdict::from_statuses(report.requirements.values().map(|r| &r.status));
+    report.verdict = Verdict::from_requirements(&report.requirements);
     DomainReview {
         domain: job.domain,
         file: job.file,

@@ -184,7 +184,43 @@ pub async fn discover(resolver: &TokioResolver, domain: &str) -> Discovery {
         add_service(&mut d, domain, service, answers);
     }
     d.addresses = resolve_targets(resolver, &d.targets).await;
+    drop_addressless_fallbacks(&mut d);
     d
+}
+
+/// A service with no SRV record whose fallback host has no A or AAAA record either (a
+/// definite "no such records", not a failed lookup) is absent: the domain does not serve it.
+/// Without this a domain with no XMPP at all would read as an unreachable server.
+fn drop_addressless_fallbacks(d: &mut Discovery) {
+    for service in [Service::C2s, Service::S2s] {
+        let fallback_only = d
+            .targets
+            .iter()
+            .filter(|t| t.service == service)
+            .all(|t| t.source == EndpointSource::Fallback);
+        let no_addresses = d
+            .targets
+            .iter()
+            .filter(|t| t.service == service)
+            .all(|t| matches!(d.addresses.get(&t.host), Some(Ok(a)) if a.is_empty()));
+        let has_target = d.targets.iter().any(|t| t.service == service);
+        if !(has_target && fallback_only && no_addresses) {
+            continue;
+        }
+        d.targets.retain(|t| t.service != service);
+        for r in d
+            .records
+            .iter_mut()
+            .filter(|r| r.service == service && r.outcome == DiscoveryOutcome::Fallback)
+        {
+            if let Some(detail) = &mut r.detail {
+                detail.push_str(", which has no A or AAAA record: the service is not offered");
+            }
+        }
+        if !d.absent.contains(&service) {
+            d.absent.push(service);
+        }
+    }
 }
 
 /// What the SRV answers of one service said, over its two names.

@@ -163,7 +163,7 @@ impl Checker {
         dane::degrade_discovery(&dnssec, &mut discovery);
         let software = grade::detect_software(&endpoints);
         let requirements = grade::requirements(domain, &discovery, &endpoints, software);
-        let verdict = Verdict::from_statuses(requirements.values().map(|r| &r.status));
+        let verdict = Verdict::from_requirements(&requirements);
         let mut advisories = crate::check::advisories::advisories(&endpoints, checked_at);
         advisories.extend(dane::advisories(domain, &dnssec, &endpoints));
         Report {

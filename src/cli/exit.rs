@@ -26,7 +26,8 @@ impl Exit {
         let mut exit = Exit::Pass;
         for v in verdicts {
             match v {
-                Verdict::Fail => return Exit::Fail,
+                // Serving no XMPP is not a pass: nothing was checked.
+                Verdict::Fail | Verdict::NoService => return Exit::Fail,
                 Verdict::Inconclusive => exit = Exit::Inconclusive,
                 Verdict::Pass => {}
             }

@@ -65,6 +65,7 @@ pub fn verdict_badge(verdict: Verdict) -> &'static str {
         Verdict::Pass => "✅ pass",
         Verdict::Fail => "❌ fail",
         Verdict::Inconclusive => "❔ inconclusive",
+        Verdict::NoService => "⛔ serves no XMPP",
     }
 }
 

@@ -37,6 +37,7 @@ pub fn verdict_symbol(verdict: Verdict) -> &'static str {
         Verdict::Pass => "✔",
         Verdict::Fail => "✘",
         Verdict::Inconclusive => "?",
+        Verdict::NoService => "∅",
     }
 }
 
@@ -68,6 +69,7 @@ impl Text {
             Verdict::Pass => "32;1",
             Verdict::Fail => "31;1",
             Verdict::Inconclusive => "35;1",
+            Verdict::NoService => "31;1",
         };
         self.paint(
             &format!(

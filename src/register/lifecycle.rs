@@ -171,7 +171,7 @@ pub fn derive(history: &[HistoryEntry], now: OffsetDateTime, grace: Duration) ->
             let mut start = last.checked_at;
             for e in entries.iter().rev() {
                 match e.verdict {
-                    Verdict::Fail => break,
+                    Verdict::Fail | Verdict::NoService => break,
                     Verdict::Pass => start = e.checked_at,
                     Verdict::Inconclusive => {}
                 }
@@ -190,10 +190,11 @@ pub fn derive(history: &[HistoryEntry], now: OffsetDateTime, grace: Duration) ->
             lc.state = State::Unreachable;
             lc.since = Some(start);
         }
-        Verdict::Fail => {
+        // A verified domain that stops serving XMPP fails like one that stops enforcing TLS.
+        Verdict::Fail | Verdict::NoService => {
             let failing_since = entries[last_pass_index + 1..]
                 .iter()
-                .find(|e| e.verdict == Verdict::Fail)
+                .find(|e| matches!(e.verdict, Verdict::Fail | Verdict::NoService))
                 .map_or(last.checked_at, |e| e.checked_at);
             let lapses_at = failing_since + grace;
             lc.failing_since = Some(failing_since);

@@ -56,6 +56,9 @@ pub enum DomainStatus {
     Inconclusive,
     /// Never checked.
     Unverified,
+    /// The last check found no XMPP service (neither c2s nor s2s): nothing to verify.
+    #[serde(rename = "no-service")]
+    NoService,
 }
 
 impl DomainStatus {
@@ -64,6 +67,7 @@ impl DomainStatus {
             Some(Verdict::Pass) => DomainStatus::Verified,
             Some(Verdict::Fail) => DomainStatus::Failing,
             Some(Verdict::Inconclusive) => DomainStatus::Inconclusive,
+            Some(Verdict::NoService) => DomainStatus::NoService,
             None => DomainStatus::Unverified,
         }
     }
@@ -75,6 +79,7 @@ impl DomainStatus {
             DomainStatus::Failing => "failing",
             DomainStatus::Inconclusive => "inconclusive",
             DomainStatus::Unverified => "unverified",
+            DomainStatus::NoService => "no-service",
         }
     }
 
@@ -85,6 +90,7 @@ impl DomainStatus {
             DomainStatus::Failing => "failing",
             DomainStatus::Inconclusive => "inconclusive, not verified",
             DomainStatus::Unverified => "not verified",
+            DomainStatus::NoService => "serves no XMPP, not verified",
         }
     }
 
@@ -93,7 +99,9 @@ impl DomainStatus {
         match self {
             DomainStatus::Verified => ("verified", "#14722f"),
             DomainStatus::Failing => ("failing", "#b3261e"),
-            DomainStatus::Inconclusive | DomainStatus::Unverified => ("unverified", "#5f5f5f"),
+            DomainStatus::Inconclusive | DomainStatus::Unverified | DomainStatus::NoService => {
+                ("unverified", "#5f5f5f")
+            }
         }
     }
 
@@ -102,7 +110,8 @@ impl DomainStatus {
             DomainStatus::Verified => 0,
             DomainStatus::Inconclusive => 1,
             DomainStatus::Unverified => 2,
-            DomainStatus::Failing => 3,
+            DomainStatus::NoService => 3,
+            DomainStatus::Failing => 4,
         }
     }
 }

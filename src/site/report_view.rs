@@ -56,6 +56,7 @@ pub(super) fn report_view(r: &Report) -> ReportView {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::NoService => "no-service",
         },
         tool_version: r.tool_version.clone(),
         duration: format!("{:.1} s", r.duration_ms as f64 / 1000.0),

@@ -49,7 +49,9 @@ impl Counts {
         match status {
             DomainStatus::Verified => self.verified += 1,
             DomainStatus::Failing => self.failing += 1,
-            DomainStatus::Inconclusive | DomainStatus::Unverified => self.unverified += 1,
+            DomainStatus::Inconclusive | DomainStatus::Unverified | DomainStatus::NoService => {
+                self.unverified += 1
+            }
         }
     }
 }

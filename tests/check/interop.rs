@@ -334,6 +334,31 @@ async fn s2s_srv_target_dot_is_not_applicable() {
     assert!(run.endpoints().iter().all(|e| e["service"] == "c2s"));
 }
 
+/// Issue 13: a domain that serves no XMPP was "PASS", exit 0, with five not-applicable
+/// requirements. Nothing was checked, so nothing passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_serving_no_xmpp_never_passes() {
+    for (domain, dots) in [("nothing.example", true), ("empty.example", false)] {
+        let run = Scenario::new()
+            .serve_zone(|zone, _| {
+                if dots {
+                    zone.srv(&format!("_xmpp-client._tcp.{domain}"), 0, 0, 0, ".")
+                        .srv(&format!("_xmpp-server._tcp.{domain}"), 0, 0, 0, ".")
+                } else {
+                    // No SRV, no A/AAAA: no endpoint at all.
+                    zone.txt(domain, "v=spf1 -all")
+                }
+            })
+            .await
+            .check(domain, &["--timeout", "3"])
+            .await;
+        assert_eq!(run.verdict(), "no-service", "{}", run.dump());
+        assert_eq!(run.code, 1, "{}", run.dump());
+        assert_eq!(run.status("c2s-tls-required"), "not-applicable");
+        assert_eq!(run.status("s2s-tls-required"), "not-applicable");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn servfail_is_inconclusive_never_a_fallback() {
     let domain = "servfail.example";

@@ -188,7 +188,7 @@ pub async fn post_comment(
 pub fn status_state(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "success",
-        Verdict::Fail => "failure",
+        Verdict::Fail | Verdict::NoService => "failure",
         Verdict::Inconclusive => "error",
     }
 }
@@ -198,5 +198,6 @@ fn status_description(verdict: Verdict) -> String {
         Verdict::Pass => "verified: every file and domain of this commit passed".into(),
         Verdict::Fail => "needs work: see the bot's comment".into(),
         Verdict::Inconclusive => "inconclusive: see the bot's comment".into(),
+        Verdict::NoService => "needs work: a domain serves no XMPP".into(),
     }
 }
