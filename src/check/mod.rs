@@ -32,6 +32,9 @@ use crate::check::tls::TlsClient;
 use crate::check::xml::Limits;
 use crate::report::{Endpoint, ErrorKind, Report, SCHEMA, Verdict};
 
+/// Default overall deadline of one domain's check.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Default sender name in s2s stream headers: a name that no target serves and that resolves
 /// nowhere (RFC 6761 `.invalid`), so that no dialback can ever succeed.
 pub const DEFAULT_S2S_FROM: &str = "probe.xmpp-manifesto.invalid";
@@ -47,6 +50,10 @@ pub struct CheckOptions {
     pub allow_private: bool,
     /// Per network step.
     pub timeout: Duration,
+    /// For the whole check of one domain: an endpoint not done by then is inconclusive
+    /// ("deadline"), whatever its steps' own timeouts. Bounds a check of a server that answers
+    /// every step just before its timeout.
+    pub deadline: Duration,
     pub s2s_from: String,
     /// The longest a probe waits for an answer before calling it silence (the wait adapts to
     /// the connection's round trip, from 400 ms up to this).
@@ -67,6 +74,7 @@ impl Default for CheckOptions {
             trust_anchor: None,
             allow_private: false,
             timeout: Duration::from_secs(10),
+            deadline: DEFAULT_DEADLINE,
             s2s_from: DEFAULT_S2S_FROM.into(),
             probe_wait: Duration::from_millis(2000),
             probe_wait_min: Duration::from_millis(400),
@@ -152,12 +160,13 @@ impl Checker {
     /// Checks one domain (already normalised with [`normalize_domain`]).
     pub async fn check(&self, domain: &str) -> Report {
         let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.opts.deadline;
         let checked_at = OffsetDateTime::now_utc();
         let mut discovery = dns::discover(&self.resolver, domain).await;
         // DNSSEC and DANE lookups run beside the endpoint checks; bogus answers then make
         // discovery fail (inconclusive, never a pass).
         let (endpoints, dnssec) = tokio::join!(
-            self.check_endpoints(domain, &discovery),
+            self.check_endpoints(domain, &discovery, deadline),
             dane::assess(&self.validating, &discovery, self.opts.timeout * 3)
         );
         dane::degrade_discovery(&dnssec, &mut discovery);
@@ -181,7 +190,12 @@ impl Checker {
         }
     }
 
-    async fn check_endpoints(&self, domain: &str, discovery: &Discovery) -> Vec<Endpoint> {
+    async fn check_endpoints(
+        &self,
+        domain: &str,
+        discovery: &Discovery,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Endpoint> {
         let ctx = Context {
             domain,
             s2s_from: &self.opts.s2s_from,
@@ -239,14 +253,30 @@ impl Checker {
         }
         planned.truncate(MAX_ENDPOINTS);
         let ctx = &ctx;
+        let limit = self.opts.deadline;
         futures::future::join_all(planned.into_iter().map(|(ep, addr)| async move {
-            match addr {
-                Some(addr) => session::check_endpoint(ctx, ep, addr).await,
-                None => ep,
+            let Some(addr) = addr else {
+                return ep;
+            };
+            let planned = ep.clone();
+            match tokio::time::timeout_at(deadline, session::check_endpoint(ctx, ep, addr)).await {
+                Ok(ep) => ep,
+                Err(_) => past_deadline(planned, limit),
             }
         }))
         .await
     }
+}
+
+/// An endpoint whose checks were cut by the check's deadline: inconclusive, with the reason.
+fn past_deadline(mut ep: Endpoint, limit: Duration) -> Endpoint {
+    ep.error = Some(format!(
+        "the check's deadline of {} s passed before this endpoint was done (--deadline)",
+        limit.as_secs_f64()
+    ));
+    ep.error_kind = Some(ErrorKind::Timeout);
+    ep.duration_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    ep
 }
 
 #[cfg(test)]

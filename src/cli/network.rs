@@ -27,6 +27,10 @@ pub struct NetworkArgs {
     /// Timeout for each network step, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
     pub timeout: f64,
+    /// Deadline for the whole check of one domain, in seconds: endpoints not done by then are
+    /// inconclusive.
+    #[arg(long, value_name = "SECS", default_value_t = crate::check::DEFAULT_DEADLINE.as_secs_f64(), value_parser = parse_secs)]
+    pub deadline: f64,
     /// Sender domain in s2s stream headers (must not be a domain the target serves).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_S2S_FROM)]
     pub s2s_from: String,
@@ -47,6 +51,7 @@ impl NetworkArgs {
             trust_anchor: self.trust_anchor.clone(),
             allow_private: self.allow_private,
             timeout: Duration::from_secs_f64(self.timeout),
+            deadline: Duration::from_secs_f64(self.deadline),
             s2s_from: self.s2s_from.clone(),
             probe_wait: Duration::from_secs_f64(self.probe_wait),
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),

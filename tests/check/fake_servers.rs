@@ -155,6 +155,14 @@ async fn check_fake(
     behaviour: Behaviour,
     timeout_secs: &str,
 ) -> (CheckRun, Duration) {
+    check_fake_with(domain, behaviour, &["--timeout", timeout_secs]).await
+}
+
+async fn check_fake_with(
+    domain: &str,
+    behaviour: Behaviour,
+    args: &[&str],
+) -> (CheckRun, Duration) {
     let addr = fake_server(behaviour).await;
     let host = format!("xmpp.{domain}");
     let s = Scenario::new()
@@ -171,7 +179,7 @@ async fn check_fake(
         })
         .await;
     let started = Instant::now();
-    let run = s.check(domain, &["--timeout", timeout_secs]).await;
+    let run = s.check(domain, args).await;
     (run, started.elapsed())
 }
 
@@ -261,4 +269,29 @@ async fn bytes_after_proceed_are_not_fed_to_tls() {
         "{}",
         run.dump()
     );
+}
+
+/// The deadline bounds a whole check below what its steps' own timeouts allow: a server that
+/// answers every step just in time would otherwise stretch a check to minutes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_ends_a_check_whatever_the_step_timeouts() {
+    let (run, elapsed) = check_fake_with(
+        "staller.example",
+        Behaviour::Tarpit,
+        &["--timeout", "8", "--deadline", "1"],
+    )
+    .await;
+    assert_eq!(run.verdict(), "inconclusive", "{}", run.dump());
+    let ep = &run.endpoints()[0];
+    assert_eq!(ep["error_kind"], "timeout", "{}", run.dump());
+    assert!(
+        ep["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deadline"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.code, 3);
+    assert!(elapsed < Duration::from_secs(4), "took {elapsed:?}");
 }
