@@ -12,6 +12,8 @@ pub mod bot;
 pub mod check;
 pub mod cli;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod register;
 pub mod report;

@@ -94,37 +94,72 @@ enum SrvAnswer {
 
 async fn lookup_srv(resolver: &TokioResolver, name: &str) -> SrvAnswer {
     match resolver.lookup(name, RecordType::SRV).await {
-        Ok(lookup) => {
-            let mut records: Vec<(u16, u16, u16, String)> = lookup
-                .answers()
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::SRV(srv) => Some((
-                        srv.priority,
-                        srv.weight,
-                        srv.port,
-                        srv.target
-                            .to_ascii()
-                            .trim_end_matches('.')
-                            .to_ascii_lowercase(),
-                    )),
-                    _ => None,
-                })
-                .take(MAX_SRV_RECORDS)
-                .collect();
-            records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            if records.is_empty() {
-                SrvAnswer::NoRecords
-            } else if records.len() == 1 && records[0].3.is_empty() {
-                SrvAnswer::Absent
-            } else {
-                records.retain(|r| !r.3.is_empty());
-                SrvAnswer::Records(records)
-            }
-        }
+        Ok(lookup) => srv_answer(lookup.answers()),
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => SrvAnswer::NoRecords,
         Err(e) => SrvAnswer::Error(e.to_string()),
     }
+}
+
+/// What the records of an SRV answer say (untrusted: at most [`MAX_SRV_RECORDS`], targets
+/// lower-cased, the single "." target meaning "not offered").
+fn srv_answer(answers: &[hickory_proto::rr::Record]) -> SrvAnswer {
+    let mut records: Vec<(u16, u16, u16, String)> = answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some((
+                srv.priority,
+                srv.weight,
+                srv.port,
+                srv.target
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            )),
+            _ => None,
+        })
+        .take(MAX_SRV_RECORDS)
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    if records.is_empty() {
+        SrvAnswer::NoRecords
+    } else if records.len() == 1 && records[0].3.is_empty() {
+        SrvAnswer::Absent
+    } else {
+        records.retain(|r| !r.3.is_empty());
+        SrvAnswer::Records(records)
+    }
+}
+
+/// The addresses in an A/AAAA answer.
+fn addresses_in(answers: &[hickory_proto::rr::Record]) -> impl Iterator<Item = IpAddr> + '_ {
+    answers.iter().filter_map(|r| match &r.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    })
+}
+
+/// Discovery of `domain` from one DNS message standing for every answer (the fuzz target of
+/// DNS answer handling: the same code paths as [`discover`], without a resolver).
+pub(crate) fn discover_from_answers(
+    domain: &str,
+    answers: &[hickory_proto::rr::Record],
+) -> Discovery {
+    let answer = srv_answer(answers);
+    let mut d = Discovery::default();
+    for service in [Service::C2s, Service::S2s] {
+        let modes = [Mode::Starttls, Mode::DirectTls].map(|m| (m, &answer));
+        add_service(&mut d, domain, service, modes.into_iter());
+    }
+    let mut addrs: Vec<IpAddr> = addresses_in(answers).collect();
+    addrs.sort();
+    addrs.dedup();
+    addrs.truncate(MAX_ADDRESSES_PER_HOST);
+    for t in &d.targets {
+        d.addresses.insert(t.host.clone(), Ok(addrs.clone()));
+    }
+    drop_addressless_fallbacks(&mut d);
+    d
 }
 
 /// Resolves A and AAAA of `host`; an error only when both lookups failed for a reason other
@@ -139,11 +174,7 @@ pub async fn lookup_addresses(resolver: &TokioResolver, host: &str) -> Result<Ve
     let mut errors = Vec::new();
     for result in [v4, v6] {
         match result {
-            Ok(lookup) => out.extend(lookup.answers().iter().filter_map(|r| match &r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })),
+            Ok(lookup) => out.extend(addresses_in(lookup.answers())),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => {}
             Err(e) => errors.push(e.to_string()),
         }

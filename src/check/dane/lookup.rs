@@ -72,19 +72,7 @@ pub async fn lookup_tlsa(resolver: &TokioResolver, name: &str) -> TlsaLookup {
             if answers.iter().any(|r| r.proof != Proof::Secure) {
                 return TlsaLookup::Insecure;
             }
-            let records: Vec<Tlsa> = answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::TLSA(t) => Some(Tlsa {
-                        usage: t.cert_usage.into(),
-                        selector: t.selector.into(),
-                        matching: t.matching.into(),
-                        data: t.cert_data.clone(),
-                    }),
-                    _ => None,
-                })
-                .take(MAX_TLSA_RECORDS)
-                .collect();
+            let records = tlsa_records(answers);
             if records.is_empty() {
                 TlsaLookup::NoRecords
             } else {
@@ -262,4 +250,21 @@ pub(super) async fn validate_absence(
             Failure::Other(why) => DnssecStatus::Indeterminate(why),
         },
     }
+}
+
+/// The TLSA records of an answer (at most [`MAX_TLSA_RECORDS`]).
+pub(crate) fn tlsa_records(answers: &[hickory_proto::rr::Record]) -> Vec<Tlsa> {
+    answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TLSA(t) => Some(Tlsa {
+                usage: t.cert_usage.into(),
+                selector: t.selector.into(),
+                matching: t.matching.into(),
+                data: t.cert_data.clone(),
+            }),
+            _ => None,
+        })
+        .take(MAX_TLSA_RECORDS)
+        .collect()
 }

@@ -24,4 +24,5 @@ mod tests;
 pub use advice::advisories;
 pub use assess::{Assessment, NameStatus, assess, degrade_discovery};
 pub use lookup::{DnssecStatus, TlsaLookup, lookup_tlsa, validating_resolver};
+pub(crate) use lookup::tlsa_records;
 pub use tlsa::{DaneMatch, MAX_TLSA_RECORDS, Tlsa, match_tlsa, suggested_tlsa, tlsa_name};
