@@ -56,10 +56,50 @@ fn cpu_secs(pid: u32) -> Option<f64> {
 
 async fn bench(n: usize, pki: &Pki, extra: &[String]) {
     let domains: Vec<String> = (0..n).map(|i| format!("d{i:05}.{ZONE}")).collect();
+    let (prosody, prosody_start) = start_prosody(&domains, pki).await;
+    let dns = DnsServer::start(zone(&domains, &prosody)).await;
+    let registry = register(&domains);
+    let results = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_manifesto"));
+    cmd.arg("sweep")
+        .arg("--registry")
+        .arg(registry.path())
+        .arg("--results")
+        .arg(results.path())
+        .args(["--allow-private", "--resolver", &dns.resolver_arg()])
+        .arg("--ca-file")
+        .arg(pki.ca_file())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let run = measure(cmd).await;
+    let passed = std::fs::read_to_string(results.path().join("status.json"))
+        .map(|s| s.matches("\"state\": \"verified\"").count())
+        .unwrap_or(0);
+    println!(
+        "N = {n:>5}: wall {:>7.2} s, sweep CPU {:.1} s, peak RSS {:>7.1} MiB, {passed}/{n} verified, exit {} (Prosody started in {:.1} s)",
+        run.wall.as_secs_f64(),
+        run.cpu_secs,
+        run.peak_kib as f64 / 1024.0,
+        run.status,
+        prosody_start.as_secs_f64()
+    );
+    for line in run.summary.lines() {
+        println!("    {line}");
+    }
+    if std::env::var_os("SWEEP_BENCH_KEEP").is_some() {
+        println!("    results kept in {}", results.keep().display());
+    }
+    drop(prosody);
+}
+
+/// One Prosody serving every domain with the wildcard certificate, once it has activated all
+/// of them; and how long that took.
+async fn start_prosody(domains: &[String], pki: &Pki) -> (Prosody, Duration) {
     let wildcard = format!("*.{ZONE}");
     let cert = pki.leaf(&[wildcard.as_str()]);
     let mut builder = Prosody::builder().cert(&cert);
-    for d in &domains {
+    for d in domains {
         builder = builder.vhost(d);
     }
     let started = Instant::now();
@@ -67,6 +107,7 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
     // Prosody listens before it has activated every host (1,000 hosts take it minutes on a
     // busy machine); a check of a host not yet active would measure Prosody's start.
     let deadline = Instant::now() + Duration::from_secs(900);
+    let n = domains.len();
     while prosody.log().matches("Activated host: ").count() < n {
         assert!(
             Instant::now() < deadline,
@@ -74,10 +115,14 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let prosody_start = started.elapsed();
+    (prosody, started.elapsed())
+}
+
+/// Both SRV records of every domain, pointing at the one Prosody.
+fn zone(domains: &[String], prosody: &Prosody) -> Zone {
     let host = format!("xmpp.{ZONE}");
     let mut zone = Zone::new().ip(&host, prosody.ip());
-    for d in &domains {
+    for d in domains {
         zone = zone
             .srv(
                 &format!("_xmpp-client._tcp.{d}"),
@@ -94,9 +139,13 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
                 &host,
             );
     }
-    let dns = DnsServer::start(zone).await;
+    zone
+}
+
+/// A register of one operator file per domain.
+fn register(domains: &[String]) -> tempfile::TempDir {
     let registry = tempfile::tempdir().expect("tempdir");
-    for d in &domains {
+    for d in domains {
         std::fs::write(
             registry.path().join(format!("{d}.toml")),
             format!(
@@ -106,27 +155,29 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
         )
         .expect("write signatory");
     }
-    let results = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_manifesto"));
-    cmd.arg("sweep")
-        .arg("--registry")
-        .arg(registry.path())
-        .arg("--results")
-        .arg(results.path())
-        .args(["--allow-private", "--resolver", &dns.resolver_arg()])
-        .arg("--ca-file")
-        .arg(pki.ca_file())
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    registry
+}
+
+/// What one sweep cost.
+struct Measured {
+    status: std::process::ExitStatus,
+    wall: Duration,
+    peak_kib: u64,
+    cpu_secs: f64,
+    /// The sweep's stdout: its summary.
+    summary: String,
+}
+
+/// Runs the sweep, reading its peak memory and CPU time every 20 ms until it exits.
+async fn measure(mut cmd: Command) -> Measured {
     let started = Instant::now();
     let mut child = cmd.spawn().expect("run manifesto sweep");
     let pid = child.id();
-    let mut peak = 0;
+    let mut peak_kib = 0;
     let mut cpu = 0.0_f64;
     let status = loop {
         if let Some(kib) = vm_hwm_kib(pid) {
-            peak = peak.max(kib);
+            peak_kib = peak_kib.max(kib);
         }
         if let Some(c) = cpu_secs(pid) {
             cpu = cpu.max(c);
@@ -142,22 +193,13 @@ async fn bench(n: usize, pki: &Pki, extra: &[String]) {
         use std::io::Read;
         let _ = out.read_to_string(&mut summary);
     }
-    let passed = std::fs::read_to_string(results.path().join("status.json"))
-        .map(|s| s.matches("\"state\": \"verified\"").count())
-        .unwrap_or(0);
-    println!(
-        "N = {n:>5}: wall {:>7.2} s, sweep CPU {cpu:.1} s, peak RSS {:>7.1} MiB, {passed}/{n} verified, exit {status} (Prosody started in {:.1} s)",
-        wall.as_secs_f64(),
-        peak as f64 / 1024.0,
-        prosody_start.as_secs_f64()
-    );
-    for line in summary.lines() {
-        println!("    {line}");
+    Measured {
+        status,
+        wall,
+        peak_kib,
+        cpu_secs: cpu,
+        summary,
     }
-    if std::env::var_os("SWEEP_BENCH_KEEP").is_some() {
-        println!("    results kept in {}", results.keep().display());
-    }
-    drop(prosody);
 }
 
 fn main() {

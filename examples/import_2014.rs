@@ -1,7 +1,7 @@
 //! One-off importer of the 75 signatures of 2013-2014 into `signatories/*.toml`.
 //!
 //! ```sh
-//! cargo run --example import_2014 -- ../shared/data/signatories-2014.tsv signatories
+//! cargo run --example import_2014 -- examples/signatories-2014.tsv signatories
 //! ```
 //!
 //! Input: the tab-separated transcription of manifesto.txt v0.5 (stpeter/manifesto), columns

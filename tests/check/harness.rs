@@ -233,7 +233,13 @@ async fn dns_serves_the_zone() {
     assert!(dns.addr().ip().is_loopback());
     assert_eq!(dns.resolver_arg(), format!("127.0.0.1:{}", dns.port()));
     let resolver = resolver_for(&dns);
+    serves_srv_records(&resolver).await;
+    serves_addresses_and_txt(&resolver, v4, v6).await;
+    serves_negative_answers(&resolver).await;
+}
 
+/// SRV records with their priority, weight and port, and the "no service" target `.`.
+async fn serves_srv_records(resolver: &Resolver<TokioRuntimeProvider>) {
     let srv = resolver
         .lookup(
             "_xmpp-client._tcp.example.test.",
@@ -274,7 +280,14 @@ async fn dns_serves_the_zone() {
         })
         .collect();
     assert_eq!(targets, ["."]);
+}
 
+/// A and AAAA, an A through a CNAME, and TXT.
+async fn serves_addresses_and_txt(
+    resolver: &Resolver<TokioRuntimeProvider>,
+    v4: Ipv4Addr,
+    v6: Ipv6Addr,
+) {
     let ips: Vec<IpAddr> = resolver
         .lookup_ip("xmpp.example.test.")
         .await
@@ -299,7 +312,10 @@ async fn dns_serves_the_zone() {
         .await
         .expect("TXT");
     assert_eq!(txt.answers().len(), 1);
+}
 
+/// NXDOMAIN, NODATA, SERVFAIL, and a name that never gets an answer.
+async fn serves_negative_answers(resolver: &Resolver<TokioRuntimeProvider>) {
     let nx = resolver
         .lookup(
             "_xmpp-client._tcp.nowhere.test.",

@@ -48,6 +48,36 @@ fn advisory_ids(run: &CheckRun) -> Vec<String> {
 async fn prosody_weak_direct_tls_expiring() {
     let pki = Pki::new();
     let domain = "weak-posture.example";
+    let (s, direct_ports) = weak_prosody_with_direct_tls(&pki, domain).await;
+    let run = s.check(domain, &["--timeout", "5"]).await;
+
+    assert_eq!(run.status("modern-tls"), "warn", "{}", run.dump());
+    assert_eq!(run.status("forward-secrecy"), "warn", "{}", run.dump());
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
+    // Warnings do not fail the manifesto.
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+    let modern_fix = run.json["requirements"]["modern-tls"]["fix"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(modern_fix.contains("protocol"), "{}", run.dump());
+
+    let eps = run.endpoints();
+    assert_eq!(eps.len(), 4, "{}", run.dump());
+    assert_direct_tls_sessions(&run, direct_ports);
+    for ep in eps {
+        let p = posture(ep);
+        assert_eq!(p.len(), 9, "9 posture probes per endpoint: {}", run.dump());
+        assert_eq!(p["tls1.0"], "accepted", "{}", run.dump());
+        assert_eq!(p["sslv3"], "refused", "{}", run.dump());
+        assert_eq!(p["tls1.2-static-rsa"], "accepted", "{}", run.dump());
+    }
+    assert_expiry_advisory(&run);
+}
+
+/// The weak Prosody of [`prosody_weak_direct_tls_expiring`], its STARTTLS and Direct TLS
+/// ports published under `xmpp.DOMAIN`; also returns its Direct TLS ports (c2s, s2s).
+async fn weak_prosody_with_direct_tls(pki: &Pki, domain: &str) -> (Scenario, [u16; 2]) {
     let host = format!("xmpp.{domain}");
     let cert = pki.issue(LeafSpec::new(&[domain]).rsa(2048).expires_in_days(10));
     let s = Scenario::prosody(
@@ -71,7 +101,7 @@ async fn prosody_weak_direct_tls_expiring() {
         .s2s_direct_tls_port()
         .expect("s2s Direct TLS port");
     let s = s
-        .trusting(&pki)
+        .trusting(pki)
         .serve_zone(|zone, s| {
             zone.xmpp_at(domain, &host, s.server())
                 .srv(
@@ -90,22 +120,17 @@ async fn prosody_weak_direct_tls_expiring() {
                 )
         })
         .await;
-    let run = s.check(domain, &["--timeout", "5"]).await;
+    (s, [c2s_direct, s2s_direct])
+}
 
-    assert_eq!(run.status("modern-tls"), "warn", "{}", run.dump());
-    assert_eq!(run.status("forward-secrecy"), "warn", "{}", run.dump());
-    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
-    assert_eq!(run.status("trusted-certificate"), "pass", "{}", run.dump());
-    // Warnings do not fail the manifesto.
-    assert_eq!(run.verdict(), "pass", "{}", run.dump());
-    let modern_fix = run.json["requirements"]["modern-tls"]["fix"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(modern_fix.contains("protocol"), "{}", run.dump());
-
-    let eps = run.endpoints();
-    assert_eq!(eps.len(), 4, "{}", run.dump());
-    let direct: Vec<&Value> = eps.iter().filter(|e| e["mode"] == "direct-tls").collect();
+/// Both Direct TLS endpoints were found through their SRV records and reached a real session:
+/// TLS from the first byte, a certificate, and the features of each service after TLS.
+fn assert_direct_tls_sessions(run: &CheckRun, [c2s_direct, s2s_direct]: [u16; 2]) {
+    let direct: Vec<&Value> = run
+        .endpoints()
+        .iter()
+        .filter(|e| e["mode"] == "direct-tls")
+        .collect();
     assert_eq!(direct.len(), 2, "{}", run.dump());
     for ep in &direct {
         assert!(
@@ -140,16 +165,13 @@ async fn prosody_weak_direct_tls_expiring() {
     let ports: Vec<u64> = direct.iter().filter_map(|e| e["port"].as_u64()).collect();
     assert!(ports.contains(&u64::from(c2s_direct)), "{}", run.dump());
     assert!(ports.contains(&u64::from(s2s_direct)), "{}", run.dump());
-    for ep in eps {
-        let p = posture(ep);
-        assert_eq!(p.len(), 9, "9 posture probes per endpoint: {}", run.dump());
-        assert_eq!(p["tls1.0"], "accepted", "{}", run.dump());
-        assert_eq!(p["sslv3"], "refused", "{}", run.dump());
-        assert_eq!(p["tls1.2-static-rsa"], "accepted", "{}", run.dump());
-    }
+}
 
+/// The certificate expiring in 10 days is the one advisory (beside `dnssec`): a warning that
+/// says how many days are left and to renew.
+fn assert_expiry_advisory(run: &CheckRun) {
     assert_eq!(
-        advisory_ids(&run),
+        advisory_ids(run),
         ["certificate-expires-soon"],
         "{}",
         run.dump()

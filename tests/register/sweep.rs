@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -95,23 +96,58 @@ fn date_of(v: &Value) -> String {
     v.as_str().unwrap_or("")[..10].to_owned()
 }
 
+/// The scripted domains: one actually checked (`probe.*`, which has no DNS records), the others
+/// derived from their history.
+const SCRIPTED: [&str; 7] = [
+    "verified.sweep-zone.net",
+    "failing.sweep-zone.net",
+    "lapsed.sweep-zone.net",
+    "recovered.sweep-zone.net",
+    "unreachable.sweep-zone.net",
+    "never.sweep-zone.net",
+    "probe.sweep-zone.net",
+];
+
 /// Scripted histories, one domain actually checked (it has no DNS records), the others
 /// derived from their history: verified, failing within grace, lapsed, recovered (a lapse notice
 /// was open), unreachable, never verified.
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_transitions_over_scripted_histories() {
-    let domains = [
-        "verified.sweep-zone.net",
-        "failing.sweep-zone.net",
-        "lapsed.sweep-zone.net",
-        "recovered.sweep-zone.net",
-        "unreachable.sweep-zone.net",
-        "never.sweep-zone.net",
-        "probe.sweep-zone.net",
-    ];
-    let reg = register(&domains);
+    let reg = register(&SCRIPTED);
     let results = tempfile::tempdir().unwrap();
     let r = results.path();
+    script_histories(r);
+    let nothing = Scenario::new().serve_zone(|zone, _| zone).await;
+    let run = sweep_probe_only(reg.path(), r, &nothing).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let status = read_json(&r.join("status.json"));
+    assert_eq!(status["schema"], "xmpp-manifesto/status-v1");
+    assert_scripted_states(&status);
+    assert_first_sweep_events(&status, &run);
+    // The checked domain has a report and a one-line history.
+    let report = read_json(&r.join("probe.sweep-zone.net.json"));
+    assert_eq!(report["schema"], "xmpp-manifesto/report-v1");
+    let history = std::fs::read_to_string(r.join("history/probe.sweep-zone.net.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 1);
+
+    // A second sweep does not announce the lapse again.
+    let run = sweep_probe_only(reg.path(), r, &nothing).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = read_json(&r.join("status.json"));
+    assert_eq!(status["events"], serde_json::json!([]));
+    assert_eq!(
+        status["domains"]["lapsed.sweep-zone.net"]["lapse_notice"],
+        true
+    );
+    let history = std::fs::read_to_string(r.join("history/probe.sweep-zone.net.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 2);
+
+    assert_page_shows_lifecycle(reg.path(), r);
+}
+
+/// The histories of the scripted domains (`never.*` has none, `probe.*` gets its first from
+/// the sweep), and the previous index, in which `recovered.*` had lapsed and was told so.
+fn script_histories(r: &Path) {
     write_history(
         r,
         "verified.sweep-zone.net",
@@ -147,7 +183,6 @@ async fn lifecycle_transitions_over_scripted_histories() {
         "unreachable.sweep-zone.net",
         &[(40, "pass"), (2, "inconclusive"), (1, "inconclusive")],
     );
-    // The previous index: recovered.* had lapsed and was told so.
     let previous = serde_json::json!({
         "schema": "xmpp-manifesto/status-v1",
         "generated_at": ago(2),
@@ -163,11 +198,15 @@ async fn lifecycle_transitions_over_scripted_histories() {
         "events": []
     });
     std::fs::write(r.join("status.json"), previous.to_string()).unwrap();
-    let nothing = Scenario::new().serve_zone(|zone, _| zone).await;
-    let run = sweep(
-        reg.path(),
-        r,
-        &nothing,
+}
+
+/// A sweep of `probe.sweep-zone.net` alone: every other domain keeps its history, and its
+/// lifecycle is derived again.
+async fn sweep_probe_only(registry: &Path, results: &Path, s: &Scenario) -> SweepRun {
+    sweep(
+        registry,
+        results,
+        s,
         &[
             "--domain",
             "probe.sweep-zone.net",
@@ -177,29 +216,34 @@ async fn lifecycle_transitions_over_scripted_histories() {
             "2",
         ],
     )
-    .await;
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let status = read_json(&r.join("status.json"));
-    assert_eq!(status["schema"], "xmpp-manifesto/status-v1");
-    assert_eq!(state(&status, "verified.sweep-zone.net"), "verified");
+    .await
+}
+
+/// Every scripted history in its state, with the dates the grace period gives it.
+fn assert_scripted_states(status: &Value) {
+    assert_eq!(state(status, "verified.sweep-zone.net"), "verified");
     let lc = &status["domains"]["verified.sweep-zone.net"]["lifecycle"];
     assert_eq!(date_of(&lc["since"]), ago(20)[..10], "{lc:#}");
-    assert_eq!(state(&status, "failing.sweep-zone.net"), "failing");
+    assert_eq!(state(status, "failing.sweep-zone.net"), "failing");
     let lc = &status["domains"]["failing.sweep-zone.net"]["lifecycle"];
     assert_eq!(date_of(&lc["failing_since"]), ago(5)[..10]);
     assert_eq!(date_of(&lc["lapses_at"]), ago(5 - 14)[..10]);
-    assert_eq!(state(&status, "lapsed.sweep-zone.net"), "lapsed");
+    assert_eq!(state(status, "lapsed.sweep-zone.net"), "lapsed");
     let lc = &status["domains"]["lapsed.sweep-zone.net"]["lifecycle"];
     assert_eq!(date_of(&lc["since"]), ago(20 - 14)[..10], "{lc:#}");
-    assert_eq!(state(&status, "recovered.sweep-zone.net"), "verified");
-    assert_eq!(state(&status, "unreachable.sweep-zone.net"), "unreachable");
-    assert_eq!(state(&status, "never.sweep-zone.net"), "never-verified");
-    assert_eq!(state(&status, "probe.sweep-zone.net"), "never-verified");
+    assert_eq!(state(status, "recovered.sweep-zone.net"), "verified");
+    assert_eq!(state(status, "unreachable.sweep-zone.net"), "unreachable");
+    assert_eq!(state(status, "never.sweep-zone.net"), "never-verified");
+    assert_eq!(state(status, "probe.sweep-zone.net"), "never-verified");
     assert_eq!(
         status["domains"]["failing.sweep-zone.net"]["github"],
         "op-failing"
     );
-    // Events: a new lapse, a recovery; the notice stays open for the lapsed one only.
+}
+
+/// Events: a new lapse, a recovery; the notice stays open for the lapsed one only; the
+/// summary counts the states and names the events.
+fn assert_first_sweep_events(status: &Value, run: &SweepRun) {
     let events: Vec<(String, String)> = status["events"]
         .as_array()
         .unwrap()
@@ -229,11 +273,6 @@ async fn lifecycle_transitions_over_scripted_histories() {
         status["domains"]["recovered.sweep-zone.net"]["lapse_notice"],
         false
     );
-    // The checked domain has a report and a one-line history.
-    let report = read_json(&r.join("probe.sweep-zone.net.json"));
-    assert_eq!(report["schema"], "xmpp-manifesto/report-v1");
-    let history = std::fs::read_to_string(r.join("history/probe.sweep-zone.net.jsonl")).unwrap();
-    assert_eq!(history.lines().count(), 1);
     assert!(
         run.stdout.contains(
             "lifecycle: 2 verified, 1 failing, 1 lapsed, 1 unreachable, 2 never-verified"
@@ -246,40 +285,17 @@ async fn lifecycle_transitions_over_scripted_histories() {
         "{}",
         run.stdout
     );
+}
 
-    // A second sweep does not announce the lapse again.
-    let run = sweep(
-        reg.path(),
-        r,
-        &nothing,
-        &[
-            "--domain",
-            "probe.sweep-zone.net",
-            "--retry-after",
-            "0",
-            "--timeout",
-            "2",
-        ],
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let status = read_json(&r.join("status.json"));
-    assert_eq!(status["events"], serde_json::json!([]));
-    assert_eq!(
-        status["domains"]["lapsed.sweep-zone.net"]["lapse_notice"],
-        true
-    );
-    let history = std::fs::read_to_string(r.join("history/probe.sweep-zone.net.jsonl")).unwrap();
-    assert_eq!(history.lines().count(), 2);
-
-    // The page shows the lifecycle and its dates; the JSON export carries them.
+/// The page shows the lifecycle and its dates; the JSON export carries them.
+fn assert_page_shows_lifecycle(registry: &Path, results: &Path) {
     let site = tempfile::tempdir().unwrap();
     let out = manifesto()
         .arg("site")
         .arg("--registry")
-        .arg(reg.path())
+        .arg(registry)
         .arg("--results")
-        .arg(r)
+        .arg(results)
         .arg("--out")
         .arg(site.path())
         .output()
@@ -363,13 +379,7 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
     assert_eq!(before.len(), 7, "{before:?}"); // 3 reports, 3 histories, status.json
 
     // Now slow.* points at the tarpit, which accepts and holds every connection.
-    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let held2 = held.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = tarpit.accept().await {
-            held2.lock().unwrap().push(s);
-        }
-    });
+    let held = hold_every_connection(tarpit);
     let tarpitted = Scenario::new()
         .serve_zone(|zone, _| {
             zone.xmpp(
@@ -392,7 +402,48 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    // Wait until both fast domains have their second history line, and the tarpit is held.
+    wait_for_fast_domains(r, &held).await;
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_only_finished_domains_rewritten(&before, &snapshot(r));
+
+    // The next sweep completes from there.
+    let run = sweep(
+        reg.path(),
+        r,
+        &nothing,
+        &["--retry-after", "0", "--timeout", "2"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let history = std::fs::read_to_string(r.join("history/slow.sweep-zone.net.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 2);
+    let after = snapshot(r);
+    assert!(
+        after
+            .iter()
+            .all(|(p, _)| !p.to_string_lossy().contains(".tmp."))
+    );
+}
+
+/// A tarpit: accepts every connection and holds it without a word.
+fn hold_every_connection(
+    tarpit: tokio::net::TcpListener,
+) -> Arc<Mutex<Vec<tokio::net::TcpStream>>> {
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let holder = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = tarpit.accept().await {
+            holder.lock().unwrap().push(s);
+        }
+    });
+    held
+}
+
+/// Waits until both fast domains have their second history line, and the tarpit holds a
+/// connection.
+async fn wait_for_fast_domains(r: &Path, held: &Mutex<Vec<tokio::net::TcpStream>>) {
     let started = Instant::now();
     loop {
         let lines = |d: &str| {
@@ -412,16 +463,18 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success());
+}
 
-    let after = snapshot(r);
-    for (path, bytes) in &before {
+/// The fast domains' files are rewritten completely (they parse, one more check in the
+/// history); every other file is byte for byte as it was, and no file was added.
+fn assert_only_finished_domains_rewritten(
+    before: &[(PathBuf, Vec<u8>)],
+    after: &[(PathBuf, Vec<u8>)],
+) {
+    for (path, bytes) in before {
         let name = path.to_string_lossy();
         let now = after.iter().find(|(p, _)| p == path).map(|(_, b)| b);
         if name.contains("fast") {
-            // Rewritten completely: parses, one more check in the history.
             let now = now.expect("still there");
             if name.ends_with(".json") {
                 let v: Value = serde_json::from_slice(now).unwrap();
@@ -443,79 +496,23 @@ async fn an_interrupted_sweep_leaves_previous_results_intact() {
         .filter(|(p, _)| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     assert_eq!(visible.len(), before.len());
-
-    // The next sweep completes from there.
-    let run = sweep(
-        reg.path(),
-        r,
-        &nothing,
-        &["--retry-after", "0", "--timeout", "2"],
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let history = std::fs::read_to_string(r.join("history/slow.sweep-zone.net.jsonl")).unwrap();
-    assert_eq!(history.lines().count(), 2);
-    let after = snapshot(r);
-    assert!(
-        after
-            .iter()
-            .all(|(p, _)| !p.to_string_lossy().contains(".tmp."))
-    );
 }
+
+const GOOD: [&str; 2] = ["one.good-sweep.net", "two.good-sweep.net"];
+const OPTIONAL: &str = "lax.optional-sweep.net";
+const CLOSED: &str = "down.closed-sweep.net";
 
 /// Two Prosody servers: one with two virtual hosts requiring TLS (certificate from the test CA
 /// for both), one with encryption optional; and a domain whose SRV points at a closed port.
 #[tokio::test(flavor = "multi_thread")]
 async fn sweep_over_real_servers_with_mixed_outcomes() {
     let pki = Pki::new();
-    let good = ["one.good-sweep.net", "two.good-sweep.net"];
-    let optional = "lax.optional-sweep.net";
-    let closed = "down.closed-sweep.net";
-    let closed_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let s = Scenario::prosody(
-        Prosody::builder()
-            .vhost(good[0])
-            .vhost(good[1])
-            .cert(&pki.leaf(&good))
-            .c2s_require_encryption(true)
-            .s2s_require_encryption(true),
-    )
-    .await
-    .and_prosody(
-        Prosody::builder()
-            .vhost(optional)
-            .cert(&pki.leaf(&[optional]))
-            .c2s_require_encryption(false)
-            .s2s_require_encryption(false),
-    )
-    .await
-    .trusting(&pki)
-    .serve_zone(|mut zone, s| {
-        let [strict, lax] = s.servers() else {
-            unreachable!("two servers")
-        };
-        for d in good {
-            zone = zone.xmpp_at(d, &format!("xmpp.{d}"), strict);
-        }
-        zone.xmpp_at(optional, &format!("xmpp.{optional}"), lax)
-            .xmpp(
-                closed,
-                &format!("xmpp.{closed}"),
-                IpAddr::from([127, 0, 0, 1]),
-                closed_port,
-                closed_port,
-            )
-    })
-    .await;
-
-    let reg = register(&[good[0], good[1], optional, closed]);
+    let s = strict_lax_and_closed(&pki).await;
+    let reg = register(&[GOOD[0], GOOD[1], OPTIONAL, CLOSED]);
     let results = tempfile::tempdir().unwrap();
     let r = results.path();
     // The closed one passed once, long ago.
-    write_history(r, closed, &[(100, "pass")]);
+    write_history(r, CLOSED, &[(100, "pass")]);
     let run = sweep(
         reg.path(),
         r,
@@ -526,27 +523,81 @@ async fn sweep_over_real_servers_with_mixed_outcomes() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let status = read_json(&r.join("status.json"));
     let report = |d: &str| read_json(&r.join(format!("{d}.json")));
-    for d in good {
+    for d in GOOD {
         assert_eq!(report(d)["verdict"], "pass", "{:#}", report(d));
         assert_eq!(state(&status, d), "verified");
     }
-    assert_eq!(report(optional)["verdict"], "fail");
+    assert_eq!(report(OPTIONAL)["verdict"], "fail");
     assert_eq!(
-        report(optional)["requirements"]["c2s-tls-required"]["status"],
+        report(OPTIONAL)["requirements"]["c2s-tls-required"]["status"],
         "fail"
     );
-    assert_eq!(state(&status, optional), "never-verified");
+    assert_eq!(state(&status, OPTIONAL), "never-verified");
     assert_eq!(
-        report(closed)["verdict"],
+        report(CLOSED)["verdict"],
         "inconclusive",
         "{:#}",
-        report(closed)
+        report(CLOSED)
     );
-    assert_eq!(state(&status, closed), "unreachable");
+    assert_eq!(state(&status, CLOSED), "unreachable");
     // Checked twice: still one history line for this sweep.
-    let history = std::fs::read_to_string(r.join(format!("history/{closed}.jsonl"))).unwrap();
+    let history = std::fs::read_to_string(r.join(format!("history/{CLOSED}.jsonl"))).unwrap();
     assert_eq!(history.lines().count(), 2);
-    // CI output: plain lines, then the summary.
+    assert_ci_output(&run);
+    assert_posture_measured_once(&report(GOOD[0]), &report(GOOD[1]));
+    // Per-requirement statuses are in the history line.
+    let line = std::fs::read_to_string(r.join(format!("history/{}.jsonl", GOOD[0]))).unwrap();
+    let entry: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(entry["requirements"]["s2s-tls-required"], "pass");
+    assert_eq!(entry["verdict"], "pass");
+}
+
+/// The strict Prosody serves both [`GOOD`] domains, the lax one [`OPTIONAL`]; the SRV records
+/// of [`CLOSED`] point at a port nobody listens on.
+async fn strict_lax_and_closed(pki: &Pki) -> Scenario {
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    Scenario::prosody(
+        Prosody::builder()
+            .vhost(GOOD[0])
+            .vhost(GOOD[1])
+            .cert(&pki.leaf(&GOOD))
+            .c2s_require_encryption(true)
+            .s2s_require_encryption(true),
+    )
+    .await
+    .and_prosody(
+        Prosody::builder()
+            .vhost(OPTIONAL)
+            .cert(&pki.leaf(&[OPTIONAL]))
+            .c2s_require_encryption(false)
+            .s2s_require_encryption(false),
+    )
+    .await
+    .trusting(pki)
+    .serve_zone(|mut zone, s| {
+        let [strict, lax] = s.servers() else {
+            unreachable!("two servers")
+        };
+        for d in GOOD {
+            zone = zone.xmpp_at(d, &format!("xmpp.{d}"), strict);
+        }
+        zone.xmpp_at(OPTIONAL, &format!("xmpp.{OPTIONAL}"), lax)
+            .xmpp(
+                CLOSED,
+                &format!("xmpp.{CLOSED}"),
+                IpAddr::from([127, 0, 0, 1]),
+                closed_port,
+                closed_port,
+            )
+    })
+    .await
+}
+
+/// CI output: plain lines (the retry of the inconclusive domain), then the summary.
+fn assert_ci_output(run: &SweepRun) {
     assert!(run.stderr.contains("will check again"), "{}", run.stderr);
     assert!(run.stderr.contains("(second check)"), "{}", run.stderr);
     assert!(
@@ -565,10 +616,13 @@ async fn sweep_over_real_servers_with_mixed_outcomes() {
         run.stdout
     );
     assert!(run.stdout.contains("slowest:"), "{}", run.stdout);
-    // The two domains of the strict Prosody share its sockets: their posture was measured
-    // once, and the domain that reused it says so.
-    let shared = |d: &str| {
-        report(d)["endpoints"]
+}
+
+/// The two domains of the strict Prosody share its sockets: their posture was measured once,
+/// and the domain that reused it says so.
+fn assert_posture_measured_once(first: &Value, second: &Value) {
+    let shared = |report: &Value| {
+        report["endpoints"]
             .as_array()
             .unwrap()
             .iter()
@@ -580,22 +634,10 @@ async fn sweep_over_real_servers_with_mixed_outcomes() {
             })
             .count()
     };
-    let (a, b) = (shared(good[0]), shared(good[1]));
+    let (a, b) = (shared(first), shared(second));
     assert!(
         (a == 0) != (b == 0) && a + b == 18,
-        "posture shared {a} + {b} probes: {:#}",
-        report(good[1])
+        "posture shared {a} + {b} probes: {second:#}"
     );
-    assert!(
-        report(good[0])["endpoints"][0]["posture"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 9
-    );
-    // Per-requirement statuses are in the history line.
-    let line = std::fs::read_to_string(r.join(format!("history/{}.jsonl", good[0]))).unwrap();
-    let entry: Value = serde_json::from_str(line.trim()).unwrap();
-    assert_eq!(entry["requirements"]["s2s-tls-required"], "pass");
-    assert_eq!(entry["verdict"], "pass");
+    assert!(first["endpoints"][0]["posture"].as_array().unwrap().len() == 9);
 }

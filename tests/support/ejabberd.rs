@@ -328,81 +328,21 @@ impl EjabberdBuilder {
             .tempdir()
             .map_err(|e| other(format!("create temp dir: {e}")))?;
         let at = self.listeners.pick();
-
-        let spool = dir.path().join("spool");
-        let logs = dir.path().join("log");
-        for d in [&spool, &logs] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| other(format!("create {}: {e}", d.display())))?;
-        }
-        let config_file = dir.path().join("ejabberd.yml");
-        let inetrc = dir.path().join("inetrc");
-        let log_file = logs.join("ejabberd.log");
-        let console_file = dir.path().join("console.log");
-
-        let cfg = self.config(&at);
-        std::fs::write(&config_file, &cfg).map_err(|e| other(format!("write config: {e}")))?;
-        std::fs::write(&inetrc, self.inetrc()).map_err(|e| other(format!("write inetrc: {e}")))?;
-
-        let console = std::fs::File::create(&console_file)
-            .map_err(|e| other(format!("create {}: {e}", console_file.display())))?;
-        let console_err = console
-            .try_clone()
-            .map_err(|e| other(format!("clone console file: {e}")))?;
-        let mnesia_dir = format!("\"{}\"", spool.display());
-        let child = Command::new(&erl)
-            .args(["-noinput", "+K", "true", "+P", "250000"])
-            .args(["-env", "ERL_CRASH_DUMP_BYTES", "0"])
-            .args(["-mnesia", "dir", &mnesia_dir])
-            .args(["-s", "ejabberd"])
-            .env("HOME", dir.path())
-            .env("EJABBERD_CONFIG_PATH", &config_file)
-            .env("EJABBERD_LOG_PATH", &log_file)
-            .env("ERL_LIBS", ERL_LIBS)
-            .env("ERL_INETRC", &inetrc)
-            .env("ERL_CRASH_DUMP", logs.join("erl_crash.dump"))
-            .env("ERL_MAX_PORTS", "32000")
-            .env("ERL_MAX_ETS_TABLES", "1400")
-            .env_remove("ERL_DIST_PORT")
-            .current_dir(&spool)
-            .stdin(Stdio::null())
-            .stdout(console)
-            .stderr(console_err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| other(format!("spawn {}: {e}", erl.display())))?;
-
+        let files = Files::under(dir.path());
+        let cfg = self.write_files(&files, &at).map_err(other)?;
+        let child = spawn_vm(&erl, dir.path(), &files).map_err(other)?;
         let mut ejabberd = Ejabberd {
             child,
             listening: at,
-            log_file,
-            console_file,
-            config_file,
+            log_file: files.log,
+            console_file: files.console,
+            config_file: files.config,
             startup: Duration::ZERO,
             dir,
         };
-        let accepting = |port: u16, module: &str| {
-            vec![
-                // "TCP" for plain listeners, "TLS" for `tls: true` ones.
-                "Start accepting T".to_string(),
-                format!(":{port} for {module}"),
-            ]
-        };
-        let mut ready_lines = vec![
-            accepting(at.c2s_port(), "ejabberd_c2s"),
-            accepting(at.s2s_port(), "ejabberd_s2s_in"),
-        ];
-        ready_lines.extend(
-            at.c2s_direct_tls_port()
-                .map(|port| accepting(port, "ejabberd_c2s")),
-        );
-        ready_lines.extend(
-            at.s2s_direct_tls_port()
-                .map(|port| accepting(port, "ejabberd_s2s_in")),
-        );
         let readiness = Readiness {
             log_file: &ejabberd.log_file,
-            ready_lines,
+            ready_lines: ready_lines(&at),
             // ejabberd exits when it cannot bind ("Failed to open socket at ...: address
             // already in use"), but another server may answer on the port meanwhile.
             in_use_markers: &["address already in use", "eaddrinuse"],
@@ -426,6 +366,99 @@ impl EjabberdBuilder {
             }
         }
     }
+
+    /// Creates the spool and log directories and writes the configuration and the inetrc;
+    /// returns the configuration (shown when the start fails).
+    fn write_files(&self, files: &Files, at: &Listening) -> Result<String, String> {
+        for d in [&files.spool, &files.logs] {
+            std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+        }
+        let cfg = self.config(at);
+        std::fs::write(&files.config, &cfg).map_err(|e| format!("write config: {e}"))?;
+        std::fs::write(&files.inetrc, self.inetrc()).map_err(|e| format!("write inetrc: {e}"))?;
+        Ok(cfg)
+    }
+}
+
+/// Where one instance keeps its files, all under its temporary directory.
+struct Files {
+    spool: PathBuf,
+    logs: PathBuf,
+    config: PathBuf,
+    inetrc: PathBuf,
+    log: PathBuf,
+    /// The VM's stdout and stderr.
+    console: PathBuf,
+}
+
+impl Files {
+    fn under(dir: &Path) -> Files {
+        let logs = dir.join("log");
+        Files {
+            spool: dir.join("spool"),
+            log: logs.join("ejabberd.log"),
+            logs,
+            config: dir.join("ejabberd.yml"),
+            inetrc: dir.join("inetrc"),
+            console: dir.join("console.log"),
+        }
+    }
+}
+
+/// Starts the Erlang VM the way `ejabberdctl foreground` would, without a node name (see the
+/// module documentation), in its own process group so that dropping the instance kills it all.
+fn spawn_vm(erl: &Path, home: &Path, files: &Files) -> Result<Child, String> {
+    let console = std::fs::File::create(&files.console)
+        .map_err(|e| format!("create {}: {e}", files.console.display()))?;
+    let console_err = console
+        .try_clone()
+        .map_err(|e| format!("clone console file: {e}"))?;
+    let mnesia_dir = format!("\"{}\"", files.spool.display());
+    Command::new(erl)
+        .args(["-noinput", "+K", "true", "+P", "250000"])
+        .args(["-env", "ERL_CRASH_DUMP_BYTES", "0"])
+        .args(["-mnesia", "dir", &mnesia_dir])
+        .args(["-s", "ejabberd"])
+        .env("HOME", home)
+        .env("EJABBERD_CONFIG_PATH", &files.config)
+        .env("EJABBERD_LOG_PATH", &files.log)
+        .env("ERL_LIBS", ERL_LIBS)
+        .env("ERL_INETRC", &files.inetrc)
+        .env("ERL_CRASH_DUMP", files.logs.join("erl_crash.dump"))
+        .env("ERL_MAX_PORTS", "32000")
+        .env("ERL_MAX_ETS_TABLES", "1400")
+        .env_remove("ERL_DIST_PORT")
+        .current_dir(&files.spool)
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", erl.display()))
+}
+
+/// The log line that proves this instance accepts connections on each of its listeners.
+fn ready_lines(at: &Listening) -> Vec<Vec<String>> {
+    let accepting = |port: u16, module: &str| {
+        vec![
+            // "TCP" for plain listeners, "TLS" for `tls: true` ones.
+            "Start accepting T".to_string(),
+            format!(":{port} for {module}"),
+        ]
+    };
+    let mut lines = vec![
+        accepting(at.c2s_port(), "ejabberd_c2s"),
+        accepting(at.s2s_port(), "ejabberd_s2s_in"),
+    ];
+    lines.extend(
+        at.c2s_direct_tls_port()
+            .map(|port| accepting(port, "ejabberd_c2s")),
+    );
+    lines.extend(
+        at.s2s_direct_tls_port()
+            .map(|port| accepting(port, "ejabberd_s2s_in")),
+    );
+    lines
 }
 
 impl Listen for EjabberdBuilder {

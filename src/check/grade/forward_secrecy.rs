@@ -189,10 +189,26 @@ mod tests {
     const RSA: Option<&str> = Some("TLS_RSA_WITH_AES_128_GCM_SHA256");
     const ECDHE: Option<&str> = Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
 
+    /// The cases in the order of the snapshot: one endpoint (pass, warn, fail, no conclusion),
+    /// then what discovery changes, then several endpoints.
     #[test]
-    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn forward_secrecy() {
-        let table = Table::new(ForwardSecrecy)
+        let table = [
+            passes,
+            warnings,
+            failures,
+            no_conclusion,
+            discovery,
+            several_endpoints,
+        ]
+        .into_iter()
+        .fold(Table::new(ForwardSecrecy), |table, cases| cases(table));
+        insta::assert_snapshot!(table.run());
+    }
+
+    /// Forward secrecy shown, static RSA refused; or the session alone when no probe ran.
+    fn passes(table: Table) -> Table {
+        table
             .case("pass: default Prosody", Pass, [c2s()])
             .case(
                 "pass: the session alone, no posture probe ran",
@@ -208,6 +224,11 @@ mod tests {
                     None,
                 )],
             )
+    }
+
+    /// Static RSA still accepted, but forward secrecy is what a client that wants it gets.
+    fn warnings(table: Table) -> Table {
+        table
             .case(
                 "warn: follows the client's order and accepts static RSA",
                 Warn,
@@ -225,6 +246,11 @@ mod tests {
                 Warn,
                 [c2s().posture(weak_prosody()).ejabberd()],
             )
+    }
+
+    /// Static RSA preferred or the only thing that works, by the probes or the session.
+    fn failures(table: Table) -> Table {
+        table
             .case(
                 "fail: prefers static RSA",
                 Fail,
@@ -257,6 +283,11 @@ mod tests {
                     .tls12("TLS_RSA_WITH_AES_256_GCM_SHA384", false)],
             )
             .case("fail: no STARTTLS", Fail, [c2s().no_starttls()])
+    }
+
+    /// The evidence is missing: silence, an unreachable endpoint, a timeout.
+    fn no_conclusion(table: Table) -> Table {
+        table
             .case(
                 "inconclusive: the static-RSA probe met silence",
                 Inconclusive,
@@ -268,6 +299,11 @@ mod tests {
                 [c2s().unreachable()],
             )
             .case("inconclusive: timeout", Inconclusive, [s2s().timeout()])
+    }
+
+    /// No service published, or a lookup that failed beside passing endpoints.
+    fn discovery(table: Table) -> Table {
+        table
             .case_dns(
                 "not-applicable: no XMPP service at all",
                 NotApplicable,
@@ -280,6 +316,11 @@ mod tests {
                 dns().failed(S2s),
                 [c2s(), s2s()],
             )
+    }
+
+    /// The worst endpoint decides.
+    fn several_endpoints(table: Table) -> Table {
+        table
             .case(
                 "warn: the worst of two",
                 Warn,
@@ -295,8 +336,7 @@ mod tests {
                         .at("192.0.2.2")
                         .offer(Offer::Tls12FsFirst, Accepted, RSA),
                 ],
-            );
-        insta::assert_snapshot!(table.run());
+            )
     }
 
     #[test]

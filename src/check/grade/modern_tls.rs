@@ -217,17 +217,29 @@ mod tests {
     use crate::report::Service::{C2s, S2s};
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass, Warn};
 
+    const RSA_CBC: Option<&str> = Some("TLS_RSA_WITH_AES_128_CBC_SHA");
+
+    /// The cases in the order of the snapshot: one endpoint (pass, warn, fail, no conclusion),
+    /// then what discovery changes, then several endpoints.
     #[test]
-    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn modern_tls() {
-        let rsa_cbc = Some("TLS_RSA_WITH_AES_128_CBC_SHA");
-        let only_tls10 = c2s()
-            .posture(weak_prosody())
-            .offer(Offer::Tls11, Refused, None)
-            .offer(Offer::Tls12, Refused, None)
-            .offer(Offer::Tls13, Refused, None)
-            .tls_incompatible();
-        let table = Table::new(ModernTls)
+        let table = [
+            passes,
+            warnings,
+            failures,
+            no_conclusion,
+            discovery,
+            several_endpoints,
+        ]
+        .into_iter()
+        .fold(Table::new(ModernTls), |table, cases| cases(table));
+        insta::assert_snapshot!(table.run());
+    }
+
+    /// The legacy versions not accepted (silence to an SSLv2 hello counts as not accepted), or
+    /// the session alone when no probe ran.
+    fn passes(table: Table) -> Table {
+        table
             .case("pass: default Prosody", Pass, [c2s()])
             .case(
                 "pass: an SSLv2 hello met silence",
@@ -244,6 +256,11 @@ mod tests {
                 Pass,
                 [c2s().posture(vec![])],
             )
+    }
+
+    /// The deprecated TLS 1.0 and 1.1 still accepted beside a modern version.
+    fn warnings(table: Table) -> Table {
+        table
             .case(
                 "warn: TLS 1.0 and 1.1 accepted",
                 Warn,
@@ -252,12 +269,23 @@ mod tests {
             .case(
                 "warn: TLS 1.1 accepted, Prosody detected",
                 Warn,
-                [c2s().offer(Offer::Tls11, Accepted, rsa_cbc).prosody()],
+                [c2s().offer(Offer::Tls11, Accepted, RSA_CBC).prosody()],
             )
+    }
+
+    /// SSLv2 or SSLv3 accepted, no modern version, or no TLS at all.
+    fn failures(table: Table) -> Table {
+        let only_tls10 = c2s()
+            .posture(weak_prosody())
+            .offer(Offer::Tls11, Refused, None)
+            .offer(Offer::Tls12, Refused, None)
+            .offer(Offer::Tls13, Refused, None)
+            .tls_incompatible();
+        table
             .case(
                 "fail: SSLv3 accepted",
                 Fail,
-                [c2s().offer(Offer::Sslv3, Accepted, rsa_cbc)],
+                [c2s().offer(Offer::Sslv3, Accepted, RSA_CBC)],
             )
             .case(
                 "fail: SSLv2 accepted",
@@ -271,6 +299,12 @@ mod tests {
                 [c2s().posture_not_run().tls_incompatible()],
             )
             .case("fail: no STARTTLS", Fail, [c2s().no_starttls()])
+    }
+
+    /// The evidence is missing: a probe that could not run or got no answer, an unreachable
+    /// endpoint, a timeout.
+    fn no_conclusion(table: Table) -> Table {
+        table
             .case(
                 "inconclusive: the SSLv3 probe could not connect",
                 Inconclusive,
@@ -291,6 +325,11 @@ mod tests {
                 [c2s().unreachable()],
             )
             .case("inconclusive: timeout", Inconclusive, [s2s().timeout()])
+    }
+
+    /// No service published, or a lookup that failed: it outranks a pass and a warn.
+    fn discovery(table: Table) -> Table {
+        table
             .case_dns(
                 "not-applicable: no XMPP service at all",
                 NotApplicable,
@@ -309,6 +348,11 @@ mod tests {
                 dns().failed(C2s),
                 [s2s().posture(weak_prosody())],
             )
+    }
+
+    /// The worst endpoint decides.
+    fn several_endpoints(table: Table) -> Table {
+        table
             .case(
                 "warn: the worst of two",
                 Warn,
@@ -320,10 +364,9 @@ mod tests {
                 [
                     c2s(),
                     s2s().posture(weak_prosody()),
-                    c2s().at("192.0.2.2").offer(Offer::Sslv3, Accepted, rsa_cbc),
+                    c2s().at("192.0.2.2").offer(Offer::Sslv3, Accepted, RSA_CBC),
                 ],
-            );
-        insta::assert_snapshot!(table.run());
+            )
     }
 
     #[test]

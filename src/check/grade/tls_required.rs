@@ -108,11 +108,26 @@ mod tests {
     use crate::report::Service::{C2s, S2s};
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
 
+    /// The cases in the order of the snapshot: one endpoint (pass and what it rests on, fail,
+    /// no conclusion), then what discovery changes, then several endpoints.
     #[test]
-    #[allow(clippy::too_many_lines)] // TODO(split): a table of cases
     fn c2s_tls_required() {
-        let table = Table::new(C2sTlsRequired)
-            // pass, and what it rests on
+        let table = [
+            c2s_passes,
+            c2s_failures,
+            c2s_no_conclusion,
+            c2s_discovery,
+            c2s_several_endpoints,
+        ]
+        .into_iter()
+        .fold(Table::new(C2sTlsRequired), |table, cases| cases(table));
+        insta::assert_snapshot!(table.run());
+    }
+
+    /// Pass, and what it rests on: a refused probe or Direct TLS (verified), or the
+    /// advertisement when the probe proved nothing (advertised).
+    fn c2s_passes(table: Table) -> Table {
+        table
             .case("pass: SASL refused before TLS", (Pass, Verified), [c2s()])
             .case("pass: Direct TLS", (Pass, Verified), [c2s().direct_tls()])
             .case(
@@ -140,7 +155,11 @@ mod tests {
                 (Pass, Advertised),
                 [c2s(), c2s().at("192.0.2.2").probe(NoAnswer)],
             )
-            // fail
+    }
+
+    /// Plaintext processed, STARTTLS optional or missing, or no XMPP before TLS.
+    fn c2s_failures(table: Table) -> Table {
+        table
             .case(
                 "fail: SASL processed in cleartext despite <required/>",
                 Fail,
@@ -172,7 +191,11 @@ mod tests {
                 Fail,
                 [c2s().protocol_error("protocol error: not an XML stream")],
             )
-            // inconclusive
+    }
+
+    /// The evidence is missing: unreachable, timed out, or no c2s endpoint at all.
+    fn c2s_no_conclusion(table: Table) -> Table {
+        table
             .case(
                 "inconclusive: unreachable",
                 Inconclusive,
@@ -185,14 +208,18 @@ mod tests {
                 [c2s().direct_tls().timeout()],
             )
             .case("inconclusive: no c2s endpoint found", Inconclusive, [s2s()])
-            // not applicable
+    }
+
+    /// No c2s service published (not applicable), and what a failed lookup degrades: only
+    /// its own service, and never a fail.
+    fn c2s_discovery(table: Table) -> Table {
+        table
             .case_dns(
                 "not-applicable: SRV target \".\"",
                 NotApplicable,
                 dns().absent(C2s),
                 [s2s()],
             )
-            // lookup failure degradation
             .case_dns(
                 "inconclusive: SRV lookup failed, no endpoint",
                 Inconclusive,
@@ -217,7 +244,11 @@ mod tests {
                 dns().failed(S2s),
                 [c2s()],
             )
-            // the worst endpoint decides
+    }
+
+    /// The worst endpoint decides.
+    fn c2s_several_endpoints(table: Table) -> Table {
+        table
             .case(
                 "fail: one endpoint of three",
                 Fail,
@@ -243,8 +274,7 @@ mod tests {
                     c2s().at("192.0.2.2").timeout(),
                     c2s().at("2001:db8::1").unreachable(),
                 ],
-            );
-        insta::assert_snapshot!(table.run());
+            )
     }
 
     #[test]
