@@ -23,6 +23,6 @@ mod tests;
 
 pub use advice::advisories;
 pub use assess::{Assessment, NameStatus, assess, degrade_discovery};
-pub use lookup::{DnssecStatus, TlsaLookup, lookup_tlsa, validating_resolver};
 pub(crate) use lookup::tlsa_records;
+pub use lookup::{DnssecStatus, TlsaLookup, lookup_tlsa, validating_resolver};
 pub use tlsa::{DaneMatch, MAX_TLSA_RECORDS, Tlsa, match_tlsa, suggested_tlsa, tlsa_name};
