@@ -9,12 +9,39 @@ use time::Date;
 
 use super::{KEYS, MAX_DOMAINS, SIGNATORIES_DIR};
 
+/// What an entry of a register directory is, when it is not a signatory file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A symbolic link (to a file, a directory, or nothing): never followed, as it could point
+    /// outside the register and what it points to is not what the pull request shows.
+    Symlink,
+    /// A directory: the register is flat.
+    Directory,
+    /// A regular file whose name does not end in `.toml`: it would never be read.
+    NotToml,
+    /// A FIFO, a socket, a device.
+    Special,
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryKind::Symlink => "a symbolic link, not a signatory file",
+            EntryKind::Directory => "a directory, not a signatory file",
+            EntryKind::NotToml => "not a signatory file: its name does not end in .toml",
+            EntryKind::Special => "not a regular file",
+        })
+    }
+}
+
 /// What is wrong, without where. The `Display` form is the message; [`Problem::hint`] says
 /// what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     #[error("cannot read the file: {0}")]
     Io(String),
+    #[error("{0}")]
+    NotAFile(EntryKind),
     #[error("the file is {size} bytes, over the limit of {max} bytes")]
     FileTooLarge { size: usize, max: usize },
     #[error("the file is not valid UTF-8")]
@@ -85,6 +112,7 @@ impl Problem {
     pub fn hint(&self) -> String {
         match self {
             Problem::Io(_) => "check that the file exists and is readable".into(),
+            Problem::NotAFile(kind) => entry_hint(*kind).into(),
             Problem::FileTooLarge { .. } => {
                 "a signatory file holds a few short lines; remove what is not a listed key".into()
             }
@@ -160,6 +188,23 @@ impl Problem {
                 "use lower-case letters, digits and hyphens, e.g. jane-doe.toml".into()
             }
         }
+    }
+}
+
+fn entry_hint(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Symlink => {
+            "replace the link with the file itself: links are not followed, as what they \
+             point to is not what the pull request shows"
+        }
+        EntryKind::Directory => {
+            "signatory files sit directly in signatories/, one <slug>.toml each: move them up \
+             and remove the directory"
+        }
+        EntryKind::NotToml => {
+            "name it <slug>.toml (see CONTRIBUTING.md), or move it out of the register"
+        }
+        EntryKind::Special => "a signatory file is a plain text file",
     }
 }
 

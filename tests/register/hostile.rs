@@ -1,0 +1,131 @@
+//! Signatory files written to deceive (issue 13): links and directories among the files,
+//! huge files.
+//! Every attack here got through before the register was hardened against it, and every test
+//! failed then, but the quick in-process huge-file one (that file was read whole, slowly).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use xmpp_manifesto::register::registry::{RegistryError, validate_paths};
+
+use super::validate::{GOOD_OPERATOR, TODAY, dir_with, manifesto};
+
+fn errors_in(path: &Path) -> Vec<RegistryError> {
+    validate_paths(&[path.to_path_buf()], TODAY).errors
+}
+
+/// The error about the entry `name` is at 1:1, says `what`, and has a hint.
+fn entry_error(errors: &[RegistryError], name: &str, what: &str) {
+    let e = errors
+        .iter()
+        .find(|e| e.file.file_name().and_then(|n| n.to_str()) == Some(name))
+        .unwrap_or_else(|| panic!("no error about {name}: {errors:#?}"));
+    assert_eq!((e.line, e.column), (1, 1), "{e}");
+    assert!(e.to_string().contains(what), "{e}");
+    assert!(!e.hint().is_empty(), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn links_and_directories_among_the_files_are_errors() {
+    use std::os::unix::fs::symlink;
+    let outside = dir_with(&[("x.toml", GOOD_OPERATOR)]);
+    let dir = dir_with(&[]);
+    let d = dir.path();
+    // A link to a valid file elsewhere was read through the link; a link to a directory, a
+    // dangling link and a directory were skipped without a word.
+    symlink(outside.path().join("x.toml"), d.join("chat.jane.net.toml")).expect("symlink");
+    symlink(outside.path(), d.join("folder-link.toml")).expect("symlink");
+    symlink(d.join("nowhere"), d.join("dangling.toml")).expect("symlink");
+    std::fs::create_dir(d.join("folder.toml")).expect("mkdir");
+    std::fs::create_dir(d.join("folder")).expect("mkdir");
+    // A file that would never be read, for its name.
+    std::fs::write(d.join("jane.net.tmol"), GOOD_OPERATOR).expect("write");
+    // Hidden entries are not the register's (a file manager's, an editor's): still skipped.
+    std::fs::write(d.join(".DS_Store"), "\0").expect("write");
+
+    let errors = errors_in(d);
+    assert_eq!(errors.len(), 6, "{errors:#?}");
+    entry_error(&errors, "chat.jane.net.toml", "symbolic link");
+    entry_error(&errors, "folder-link.toml", "symbolic link");
+    entry_error(&errors, "dangling.toml", "symbolic link");
+    entry_error(&errors, "folder.toml", "directory");
+    entry_error(&errors, "folder", "directory");
+    entry_error(&errors, "jane.net.tmol", ".toml");
+
+    // Named on its own, a link is not followed either.
+    let errors = errors_in(&d.join("chat.jane.net.toml"));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    entry_error(&errors, "chat.jane.net.toml", "symbolic link");
+}
+
+#[cfg(unix)]
+#[test]
+fn site_refuses_a_register_holding_a_link() {
+    let outside = dir_with(&[("x.toml", GOOD_OPERATOR)]);
+    let dir = dir_with(&[]);
+    std::os::unix::fs::symlink(
+        outside.path().join("x.toml"),
+        dir.path().join("chat.jane.net.toml"),
+    )
+    .expect("symlink");
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = manifesto()
+        .args(["site", "--registry"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("chat.jane.net.toml:1:1: error: ") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+    assert!(!out.path().join("index.html").exists());
+}
+
+const HUGE: u64 = 300 * 1024 * 1024;
+
+fn huge_file() -> tempfile::TempDir {
+    let dir = dir_with(&[]);
+    let file = std::fs::File::create(dir.path().join("chat.jane.net.toml")).expect("create");
+    // Sparse: costs no disk.
+    file.set_len(HUGE).expect("set_len");
+    dir
+}
+
+#[test]
+fn a_huge_file_is_refused_without_being_read() {
+    let dir = huge_file();
+    let start = Instant::now();
+    let errors = errors_in(dir.path());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0]
+            .to_string()
+            .contains(&format!("{HUGE} bytes, over the limit")),
+        "{}",
+        errors[0]
+    );
+}
+
+/// Within an address-space cap far below the file's size, `validate` still answers "too
+/// large": it never holds more than the limit of a file.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_huge_file_is_refused_within_a_small_memory_budget() {
+    let dir = huge_file();
+    let run = assert_cmd::Command::new("sh")
+        .args(["-c", "ulimit -v 150000 && exec \"$0\" validate \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_manifesto"))
+        .arg(dir.path())
+        // One malloc arena and one worker: the cap is then the program's need, not its spare.
+        .env("MALLOC_ARENA_MAX", "1")
+        .env("TOKIO_WORKER_THREADS", "1")
+        .assert()
+        .code(1);
+    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert!(out.contains("over the limit"), "{out}");
+}
