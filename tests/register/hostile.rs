@@ -1,5 +1,5 @@
 //! Signatory files written to deceive (issue 13): links and directories among the files,
-//! huge files.
+//! escape sequences in the text, huge files.
 //! Every attack here got through before the register was hardened against it, and every test
 //! failed then, but the quick in-process huge-file one (that file was read whole, slowly).
 
@@ -83,6 +83,47 @@ fn site_refuses_a_register_holding_a_link() {
         "{stderr}"
     );
     assert!(!out.path().join("index.html").exists());
+}
+
+#[test]
+fn escape_sequences_are_printed_inert() {
+    // A key holding an OSC sequence (retitles a terminal), a BEL and a newline (forges a line).
+    let text = format!("{GOOD_OPERATOR}\"evil\\u001b]0;x\\u0007\\nnext\" = \"x\"\n");
+    let dir = dir_with(&[("chat.jane.net.toml", &text)]);
+    // A file name with a screen-clearing sequence and a newline.
+    #[cfg(unix)]
+    std::fs::write(dir.path().join("\u{1b}[2Jx\ny.toml"), GOOD_OPERATOR).expect("write");
+    let problems = if cfg!(unix) { 2 } else { 1 };
+    for (format, lines_per_problem) in [("human", 2), ("github", 1)] {
+        let out = manifesto()
+            .args(["validate", "--format", format])
+            .arg(dir.path())
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).expect("utf-8");
+        for c in ['\u{1b}', '\u{7}', '\r'] {
+            assert!(!out.contains(c), "{format}: raw {c:?} in {out:?}");
+        }
+        // One line per problem (and hint), then the summary: no forged line.
+        assert_eq!(
+            out.lines().count(),
+            problems * lines_per_problem + 1,
+            "{format}: {out}"
+        );
+        assert!(
+            out.contains("evil\\u{001b}]0;x\\u{0007}\\u{000a}next"),
+            "{format}: {out}"
+        );
+        if cfg!(unix) {
+            assert!(
+                out.contains("\\u{001b}[2Jx\\u{000a}y.toml"),
+                "{format}: {out}"
+            );
+        }
+    }
 }
 
 const HUGE: u64 = 300 * 1024 * 1024;

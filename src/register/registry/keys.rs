@@ -16,6 +16,7 @@ use super::{
     MAX_URL, Role,
 };
 use crate::domain::normalize_public;
+use crate::text::forbidden_char;
 
 /// `name`: required.
 pub(super) fn name(check: &mut FileCheck<'_>, values: &Values<'_>) -> Option<String> {
@@ -319,7 +320,13 @@ fn check_https_url(s: &str) -> Result<(), Problem> {
         .chars()
         .find(|c| !c.is_ascii_graphic() || "\"<>\\^`{|}".contains(*c))
     {
-        return Err(bad(&format!("character {c:?} is not allowed")));
+        // Named by its code point when it cannot be seen.
+        let shown = if forbidden_char(c).is_some() {
+            format!("U+{:04X}", u32::from(c))
+        } else {
+            format!("'{c}'")
+        };
+        return Err(bad(&format!("character {shown} is not allowed")));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
