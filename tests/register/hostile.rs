@@ -1,5 +1,5 @@
 //! Signatory files written to deceive (issue 13): links and directories among the files,
-//! escape sequences in the text, huge files.
+//! escape sequences and invisible characters in the text, look-alike domains, huge files.
 //! Every attack here got through before the register was hardened against it, and every test
 //! failed then, but the quick in-process huge-file one (that file was read whole, slowly).
 
@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use xmpp_manifesto::register::registry::{RegistryError, validate_paths};
 
-use super::validate::{GOOD_OPERATOR, TODAY, dir_with, manifesto};
+use super::validate::{
+    GOOD_OPERATOR, TODAY, dir_with, errors_of, manifesto, replace, single_error,
+};
 
 fn errors_in(path: &Path) -> Vec<RegistryError> {
     validate_paths(&[path.to_path_buf()], TODAY).errors
@@ -124,6 +126,99 @@ fn escape_sequences_are_printed_inert() {
             );
         }
     }
+}
+
+#[test]
+fn invisible_and_separator_characters_are_refused_where_they_are() {
+    // Line and paragraph separators, zero width space, soft hyphen, byte-order mark, a tag
+    // character, a no-break space, a bidi override: each can make a name read as another.
+    let invisible = [
+        '\u{2028}',
+        '\u{2029}',
+        '\u{200B}',
+        '\u{00AD}',
+        '\u{FEFF}',
+        '\u{E0041}',
+        '\u{00A0}',
+        '\u{202E}',
+    ];
+    for c in invisible {
+        let code = format!("U+{:04X}", u32::from(c));
+        // Written as the character itself, then as a TOML escape: both are found where written.
+        for written in [c.to_string(), format!("\\U{:08X}", u32::from(c))] {
+            let text = replace(
+                GOOD_OPERATOR,
+                "\"Jane Doe\"",
+                &format!("\"Ja{written}ne Doe\""),
+            );
+            let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 1);
+            assert_eq!(e.column, 11, "{code}: {e}");
+            let human = e.to_human();
+            assert!(human.contains(&code), "{human}");
+            assert!(!human.contains(c), "{human}");
+        }
+    }
+    // Controls can only be escapes in TOML strings.
+    let text = replace(GOOD_OPERATOR, "\"Jane Doe\"", "\"Jane\\u001b[2JDoe\"");
+    let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 1);
+    assert_eq!(e.column, 13, "{e}");
+    assert!(e.to_human().contains("U+001B"), "{e}");
+
+    // In a literal string, and on the second line of a multi-line string.
+    let text = replace(
+        GOOD_OPERATOR,
+        "\"Operator of chat.jane.net\"",
+        "'''Operator\u{200B} of chat.jane.net'''",
+    );
+    let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 4);
+    assert_eq!(e.column, 24, "{e}");
+    let text = replace(
+        GOOD_OPERATOR,
+        "\"Operator of chat.jane.net\"",
+        "\"\"\"\nOperator of \\\n  chat\\u2028.jane.net\"\"\"",
+    );
+    let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 6);
+    assert_eq!(e.column, 7, "{e}");
+
+    // In a domain (IDNA would silently drop the soft hyphen: reported as itself).
+    let text = replace(GOOD_OPERATOR, "\"jane.net\"]", "\"ja\u{00AD}ne.net\"]");
+    let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 3);
+    assert_eq!(e.column, 32, "{e}");
+    assert!(e.to_human().contains("U+00AD"), "{e}");
+}
+
+#[test]
+fn look_alike_domains_are_refused_and_never_shown_as_such() {
+    // `xn--jbber-4ve.org` is "jаbber.org" with a Cyrillic а: it mixes scripts.
+    for written in ["xn--jbber-4ve.org", "j\u{0430}bber.org"] {
+        let text = replace(GOOD_OPERATOR, "\"jane.net\"]", &format!("\"{written}\"]"));
+        let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 3);
+        assert_eq!(e.column, 29, "{e}");
+        let human = e.to_human();
+        assert!(human.contains("xn--jbber-4ve"), "{human}");
+        assert!(human.contains("script"), "{human}");
+        assert!(
+            !human.contains('\u{0430}'),
+            "the look-alike is never shown: {human}"
+        );
+    }
+    // A name in one script is welcome, and messages show its Unicode form beside the A-label.
+    let idn = replace(GOOD_OPERATOR, "\"jane.net\"]", "\"xn--bcher-kva.de\"]");
+    assert!(errors_of(&[("chat.jane.net.toml", &idn)]).1.is_empty());
+    let other = replace(&idn, "\"chat.jane.net\", ", "");
+    let other = replace(&other, "2024-05-01", "2024-06-01");
+    let e = single_error(
+        &[
+            ("chat.jane.net.toml", &idn),
+            ("xn--bcher-kva.de.toml", &other),
+        ],
+        "xn--bcher-kva.de.toml",
+        3,
+    );
+    assert!(
+        e.to_string().contains("`xn--bcher-kva.de` (bücher.de)"),
+        "{e}"
+    );
 }
 
 const HUGE: u64 = 300 * 1024 * 1024;

@@ -276,7 +276,11 @@ fn other_rules() {
     // A line break in the name.
     let text = replace(GOOD_OPERATOR, "\"Jane Doe\"", "\"Jane\\nDoe\"");
     let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 1);
-    assert!(matches!(e.problem, Problem::ControlCharacter { .. }));
+    assert!(matches!(
+        e.problem,
+        Problem::ForbiddenCharacter { ch: '\n', .. }
+    ));
+    assert_eq!(e.column, 13, "at the escape: {e}");
     // Bad role, bad contact, bad github login.
     let text = replace(GOOD_OPERATOR, "\"operator\"", "\"admin\"");
     let (_d, errors) = errors_of(&[("chat.jane.net.toml", &text)]);

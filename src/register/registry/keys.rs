@@ -15,7 +15,7 @@ use super::{
     LAST_IMPORTED_YEAR, MAX_DOMAIN, MAX_DOMAINS, MAX_GITHUB, MAX_NAME, MAX_SOURCE, MAX_STATEMENT,
     MAX_URL, Role,
 };
-use crate::domain::normalize_public;
+use crate::domain::{mixed_script_labels, normalize_public};
 use crate::text::forbidden_char;
 
 /// `name`: required.
@@ -124,6 +124,15 @@ fn domain(
         return false;
     };
     let problem = match normalize_public(&raw) {
+        // Checked before the normal form: a look-alike is refused however it is written.
+        Ok(normal) if !mixed_script_labels(&normal).is_empty() => Problem::MixedScript {
+            labels: normal
+                .split('.')
+                .filter(|label| !mixed_script_labels(label).is_empty())
+                .map(str::to_owned)
+                .collect(),
+            domain: normal,
+        },
         Ok(normal) if normal == raw => {
             if !domains.list.contains(&normal) {
                 domains.list.push(normal);

@@ -18,13 +18,15 @@
 //! - `website` is an `https://` URL, `contact` an `xmpp:` or `mailto:` URI;
 //! - `github` (the login of the signer) is required, except for the signatures imported from
 //!   2013-2014, which carry a `source` instead;
-//! - every string and the file itself have a size cap;
+//! - every string and the file itself have a size cap; no string holds a control, invisible,
+//!   format or separator character other than U+0020 ([`crate::text::forbidden_char`]);
+//! - no domain mixes scripts within a label (it could read as another name);
 //! - the directory holds regular `*.toml` files only: no links, no subdirectories.
 //!
 //! Layout: this file holds the types and the validation of a set of files (the rules across
 //! files); `files` lists a directory and reads a file, `parse` parses one file, `keys` checks it
-//! one key at a time, `slug` names files, `problem` says what is wrong and where, `render`
-//! prints it.
+//! one key at a time, `chars` places a refused character, `slug` names files, `problem` says
+//! what is wrong and where, `render` prints it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
+mod chars;
 mod files;
 mod keys;
 mod parse;

@@ -74,10 +74,13 @@ pub enum Problem {
     TooLong { key: String, len: usize, max: usize },
     #[error("`{}` is empty", neutralize(.key))]
     Empty { key: String },
-    #[error("`{}` contains a line break, tab or other control character", neutralize(.key))]
-    ControlCharacter { key: String },
-    #[error("`{}` contains a bidirectional-text control character", neutralize(.key))]
-    BidiControl { key: String },
+    /// A character [`crate::text::forbidden_char`] refuses, reported where it is written.
+    #[error("`{}` contains {}, {why}", neutralize(.key), code_point(.ch))]
+    ForbiddenCharacter {
+        key: String,
+        ch: char,
+        why: &'static str,
+    },
     #[error("`{}` starts or ends with whitespace", neutralize(.key))]
     Whitespace { key: String },
     #[error("`role` must be \"operator\" or \"developer\", found {}", quoted(.0))]
@@ -92,6 +95,14 @@ pub enum Problem {
     DomainCount { found: usize, max: usize },
     #[error("a developer lists no domains")]
     DeveloperWithDomains,
+    /// A domain with a label mixing scripts (UTS #39): it can read as another name.
+    #[error("domain {} mixes scripts in {}", shown_domain(.domain), shown_labels(.labels))]
+    MixedScript {
+        /// The A-label form.
+        domain: String,
+        /// The labels that mix scripts, as A-labels.
+        labels: Vec<String>,
+    },
     #[error("`signed` must be a date, found {}", neutralize(.0))]
     NotADate(String),
     #[error("the date {0} is in the future")]
@@ -151,12 +162,7 @@ impl Problem {
             },
             Problem::TooLong { .. } => "shorten it".into(),
             Problem::Empty { .. } => "fill it in, or remove the key if it is optional".into(),
-            Problem::ControlCharacter { .. } => {
-                "keep it on one line, without tabs or control characters".into()
-            }
-            Problem::BidiControl { .. } => {
-                "remove the invisible direction-control characters".into()
-            }
+            Problem::ForbiddenCharacter { ch, .. } => forbidden_hint(*ch).into(),
             Problem::Whitespace { .. } => "remove the leading and trailing spaces".into(),
             Problem::BadRole(_) => "write role = \"operator\" or role = \"developer\"".into(),
             Problem::BadDomain { .. } => {
@@ -168,6 +174,12 @@ impl Problem {
             Problem::DuplicateDomain { .. } => {
                 "a domain belongs to one signatory only; if the service changed hands, \
                  ask in the pull request to move it"
+                    .into()
+            }
+            Problem::MixedScript { .. } => {
+                "a label mixing scripts (say Latin and Cyrillic letters) can read as another \
+                 name, so it cannot be shown safely, and the register only lists names it can \
+                 show: list the domain your users' addresses are at, each label in one script"
                     .into()
             }
             Problem::DomainCount { .. } => format!(
@@ -226,6 +238,23 @@ fn entry_hint(kind: EntryKind) -> &'static str {
     }
 }
 
+fn forbidden_hint(ch: char) -> &'static str {
+    match ch {
+        '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => "keep it on one line",
+        '\t' => "replace the tab with a space",
+        c if c.is_whitespace() => "write spaces as plain U+0020 spaces",
+        _ => {
+            "remove it: the register shows text as it reads, so it holds no control, \
+             invisible or private-use characters"
+        }
+    }
+}
+
+/// `U+200B`: a character named by its code point, whatever it is.
+fn code_point(c: &char) -> String {
+    format!("U+{:04X}", u32::from(*c))
+}
+
 /// A value between double quotes, inert ([`neutralize`] doubles backslashes, so a quote
 /// escaped here cannot be confused with one from the value).
 fn quoted(s: &str) -> String {
@@ -264,6 +293,15 @@ fn written_domain(raw: &str) -> String {
         return format!("{} (its Unicode form is not shown)", quoted(&ascii));
     }
     quoted(raw)
+}
+
+fn shown_labels(labels: &[String]) -> String {
+    let list: Vec<String> = labels
+        .iter()
+        .map(|l| format!("`{}`", neutralize(l)))
+        .collect();
+    let plural = if list.len() == 1 { "" } else { "s" };
+    format!("label{plural} {}", list.join(", "))
 }
 
 /// A path in a message: a file name is written by whoever opens a pull request.
