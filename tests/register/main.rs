@@ -4,5 +4,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod hostile;
 mod sweep;
 mod validate;

@@ -9,9 +9,9 @@ use xmpp_manifesto::register::registry::{
     Problem, RegistryError, Role, ValidateFormat, render_validation, validate_paths,
 };
 
-const TODAY: time::Date = date!(2025 - 06 - 15);
+pub(crate) const TODAY: time::Date = date!(2025 - 06 - 15);
 
-const GOOD_OPERATOR: &str = r#"name = "Jane Doe"
+pub(crate) const GOOD_OPERATOR: &str = r#"name = "Jane Doe"
 role = "operator"
 domains = ["chat.jane.net", "jane.net"]
 statement = "Operator of chat.jane.net"
@@ -21,7 +21,7 @@ website = "https://jane.net/"
 contact = "xmpp:admin@jane.net"
 "#;
 
-fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write");
@@ -29,7 +29,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn errors_of(files: &[(&str, &str)]) -> (tempfile::TempDir, Vec<RegistryError>) {
+pub(crate) fn errors_of(files: &[(&str, &str)]) -> (tempfile::TempDir, Vec<RegistryError>) {
     let dir = dir_with(files);
     let v = validate_paths(&[dir.path().to_path_buf()], TODAY);
     let errors = v.errors.clone();
@@ -37,7 +37,7 @@ fn errors_of(files: &[(&str, &str)]) -> (tempfile::TempDir, Vec<RegistryError>) 
 }
 
 /// Exactly one error, in `file` at `line`; returns it.
-fn single_error(files: &[(&str, &str)], file: &str, line: usize) -> RegistryError {
+pub(crate) fn single_error(files: &[(&str, &str)], file: &str, line: usize) -> RegistryError {
     let (_dir, errors) = errors_of(files);
     assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
     let e = errors.into_iter().next().expect("one error");
@@ -58,7 +58,7 @@ fn single_error(files: &[(&str, &str)], file: &str, line: usize) -> RegistryErro
     e
 }
 
-fn replace(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn replace(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "{from}");
     text.replacen(from, to, 1)
 }
@@ -276,7 +276,11 @@ fn other_rules() {
     // A line break in the name.
     let text = replace(GOOD_OPERATOR, "\"Jane Doe\"", "\"Jane\\nDoe\"");
     let e = single_error(&[("chat.jane.net.toml", &text)], "chat.jane.net.toml", 1);
-    assert!(matches!(e.problem, Problem::ControlCharacter { .. }));
+    assert!(matches!(
+        e.problem,
+        Problem::ForbiddenCharacter { ch: '\n', .. }
+    ));
+    assert_eq!(e.column, 13, "at the escape: {e}");
     // Bad role, bad contact, bad github login.
     let text = replace(GOOD_OPERATOR, "\"operator\"", "\"admin\"");
     let (_d, errors) = errors_of(&[("chat.jane.net.toml", &text)]);
@@ -320,7 +324,7 @@ colour = "blue"
     assert_eq!(lines, vec![1, 1, 3, 5, 6, 7], "{errors:#?}");
 }
 
-fn manifesto() -> Command {
+pub(crate) fn manifesto() -> Command {
     Command::cargo_bin("manifesto").expect("binary")
 }
 

@@ -15,7 +15,8 @@ use super::{
     LAST_IMPORTED_YEAR, MAX_DOMAIN, MAX_DOMAINS, MAX_GITHUB, MAX_NAME, MAX_SOURCE, MAX_STATEMENT,
     MAX_URL, Role,
 };
-use crate::domain::normalize_public;
+use crate::domain::{mixed_script_labels, normalize_public};
+use crate::text::forbidden_char;
 
 /// `name`: required.
 pub(super) fn name(check: &mut FileCheck<'_>, values: &Values<'_>) -> Option<String> {
@@ -123,6 +124,15 @@ fn domain(
         return false;
     };
     let problem = match normalize_public(&raw) {
+        // Checked before the normal form: a look-alike is refused however it is written.
+        Ok(normal) if !mixed_script_labels(&normal).is_empty() => Problem::MixedScript {
+            labels: normal
+                .split('.')
+                .filter(|label| !mixed_script_labels(label).is_empty())
+                .map(str::to_owned)
+                .collect(),
+            domain: normal,
+        },
         Ok(normal) if normal == raw => {
             if !domains.list.contains(&normal) {
                 domains.list.push(normal);
@@ -319,7 +329,13 @@ fn check_https_url(s: &str) -> Result<(), Problem> {
         .chars()
         .find(|c| !c.is_ascii_graphic() || "\"<>\\^`{|}".contains(*c))
     {
-        return Err(bad(&format!("character {c:?} is not allowed")));
+        // Named by its code point when it cannot be seen.
+        let shown = if forbidden_char(c).is_some() {
+            format!("U+{:04X}", u32::from(c))
+        } else {
+            format!("'{c}'")
+        };
+        return Err(bad(&format!("character {shown} is not allowed")));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {

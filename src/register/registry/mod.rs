@@ -18,11 +18,15 @@
 //! - `website` is an `https://` URL, `contact` an `xmpp:` or `mailto:` URI;
 //! - `github` (the login of the signer) is required, except for the signatures imported from
 //!   2013-2014, which carry a `source` instead;
-//! - every string and the file itself have a size cap.
+//! - every string and the file itself have a size cap; no string holds a control, invisible,
+//!   format or separator character other than U+0020 ([`crate::text::forbidden_char`]);
+//! - no domain mixes scripts within a label (it could read as another name);
+//! - the directory holds regular `*.toml` files only: no links, no subdirectories.
 //!
 //! Layout: this file holds the types and the validation of a set of files (the rules across
-//! files); `parse` reads one file, `keys` checks it one key at a time, `slug` names files,
-//! `problem` says what is wrong and where, `render` prints it.
+//! files); `files` lists a directory and reads a file, `parse` parses one file, `keys` checks it
+//! one key at a time, `chars` places a refused character, `slug` names files, `problem` says
+//! what is wrong and where, `render` prints it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
+mod chars;
+mod files;
 mod keys;
 mod parse;
 mod problem;
@@ -37,11 +43,13 @@ mod render;
 mod slug;
 
 pub use crate::domain::MAX_DOMAIN;
+pub use files::{DirListing, expand_paths, list_dir, toml_files};
 pub use keys::is_github_login;
-pub use problem::{Problem, RegistryError, escape_data, escape_property};
+pub use problem::{EntryKind, Problem, RegistryError, escape_data, escape_property};
 pub use render::{ValidateFormat, render_validation};
 pub use slug::{is_slug, name_slug};
 
+use files::{is_real_dir, read_capped};
 use parse::{Parsed, parse_signatory};
 use problem::{at_start, sort_errors};
 
@@ -162,42 +170,6 @@ pub fn today_utc() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
-/// The `*.toml` files under `dir` (not recursive, hidden files skipped), sorted.
-pub fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if !hidden && path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Expands directories to their `*.toml` files; files are kept as given.
-pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<RegistryError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            match toml_files(path) {
-                Ok(found) => files.extend(found),
-                Err(e) => errors.push(at_start(path, Problem::Io(e.to_string()))),
-            }
-        } else {
-            files.push(path.clone());
-        }
-    }
-    files.sort();
-    files.dedup();
-    (files, errors)
-}
-
 /// Validates the files (directories are expanded to their `*.toml` files), checking each file
 /// and then the rules across files (one owner per domain). `today` bounds `signed`.
 ///
@@ -208,7 +180,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<RegistryError>) {
 pub fn validate_paths(paths: &[PathBuf], today: Date) -> Validation {
     let (files, mut errors) = expand_paths(paths);
     let mut context_files = Vec::new();
-    for path in paths.iter().filter(|p| !p.is_dir()) {
+    for path in paths.iter().filter(|p| !is_real_dir(p)) {
         let dir = match path.parent() {
             Some(d) if d.as_os_str().is_empty() => Path::new("."),
             Some(d) => d,
@@ -226,19 +198,24 @@ pub fn validate_paths(paths: &[PathBuf], today: Date) -> Validation {
     context_files.dedup();
     let mut sources = Vec::with_capacity(files.len());
     for file in &files {
-        match std::fs::read(file) {
+        match read_capped(file) {
             Ok(bytes) => sources.push((file.clone(), bytes)),
-            Err(e) => errors.push(at_start(file, Problem::Io(e.to_string()))),
+            Err(problem) => errors.push(at_start(file, problem)),
         }
     }
     let context: Vec<(PathBuf, Vec<u8>)> = context_files
         .into_iter()
-        .filter_map(|f| std::fs::read(&f).ok().map(|b| (f, b)))
+        .filter_map(|f| read_capped(&f).ok().map(|b| (f, b)))
         .collect();
     let mut validation = validate_sources_in_context(&sources, &context, today);
+    // Entries that are not signatory files were looked at too.
+    let entries = errors
+        .iter()
+        .filter(|e| matches!(e.problem, Problem::NotAFile(_)))
+        .count();
     validation.errors.extend(errors);
     sort_errors(&mut validation.errors);
-    validation.files = files.len();
+    validation.files = files.len() + entries;
     validation
 }
 

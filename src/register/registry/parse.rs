@@ -13,8 +13,10 @@ use time::Date;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::chars::forbidden_in_source;
 use super::problem::{Problem, RegistryError, at_start, sort_errors};
 use super::{KEYS, MAX_FILE_BYTES, Signatory, keys};
+use crate::text::first_forbidden;
 
 /// The known keys of a file, with their values (unknown keys are reported, not kept).
 pub(super) type Values<'a> = BTreeMap<&'static str, &'a Spanned<DeValue<'a>>>;
@@ -103,7 +105,9 @@ impl FileCheck<'_> {
         );
     }
 
-    /// A string value, checked for type, emptiness, length, control and bidi characters.
+    /// A string value, checked for type, emptiness, length, and characters that
+    /// [`first_forbidden`] refuses (controls, invisibles, separators: they make a value read
+    /// as something it is not), the first of them reported where it is written.
     pub(super) fn string(
         &mut self,
         key: &str,
@@ -134,25 +138,29 @@ impl FileCheck<'_> {
             );
             ok = false;
         }
-        if s.chars().any(char::is_control) {
-            self.error(span.clone(), Problem::ControlCharacter { key: key.into() });
+        if let Some((_, ch, why)) = first_forbidden(s) {
+            // The offset in the value is not the offset in the file (quotes, escapes): find
+            // where the character is written; the start of the value if it cannot be found.
+            let at = self
+                .index
+                .text
+                .get(span.clone())
+                .and_then(forbidden_in_source)
+                .map_or(span.start, |offset| span.start + offset);
+            let problem = Problem::ForbiddenCharacter {
+                key: key.into(),
+                ch,
+                why,
+            };
+            self.error(at..at, problem);
             ok = false;
-        }
-        if s.chars().any(is_bidi_control) {
-            self.error(span.clone(), Problem::BidiControl { key: key.into() });
-            ok = false;
-        }
-        if trim && s.trim() != s {
+        } else if trim && s.trim() != s {
+            // (Only without a refused character: a trailing newline is reported once.)
             self.error(span, Problem::Whitespace { key: key.into() });
             ok = false;
         }
         ok.then(|| s.to_owned())
     }
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        || c == '\u{061C}'
 }
 
 /// Parses and checks one file.
