@@ -52,6 +52,44 @@ pub struct FileProblem {
     pub hint: String,
 }
 
+/// Whether the PR's author may make a file's change (see `bot::authorship` for the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthorshipOutcome {
+    /// The author's own entry: the only outcome that can be verified.
+    Own,
+    /// The review ran without `--author`: nobody's entry can be told apart.
+    NoAuthor,
+    /// The base version names another login (`owner`).
+    OthersEntry,
+    /// The base version names no login (a 2014 import).
+    UnclaimedEntry,
+    /// The file the PR modifies, renames or deletes is not in the base branch's register.
+    NotInBase,
+    /// The head version names another login (`owner`) than the author.
+    ClaimsOther,
+    /// The head version names no valid login.
+    ClaimsNone,
+}
+
+/// The authorship of one changed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorship {
+    pub outcome: AuthorshipOutcome,
+    /// The login the outcome is about: the entry's signer (`own`, `others-entry`) or the login
+    /// the file claims (`claims-other`). Always a valid GitHub login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// One or two sentences: whose entry it is, who must confirm, and why.
+    pub summary: String,
+}
+
+impl Authorship {
+    pub fn is_own(&self) -> bool {
+        self.outcome == AuthorshipOutcome::Own
+    }
+}
+
 /// The review of one changed signatory file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileReview {
@@ -66,11 +104,28 @@ pub struct FileReview {
     pub domains: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<String>,
+    /// Whether the PR's author may make this change (added in review-v1; absent in older
+    /// documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorship: Option<Authorship>,
 }
 
 impl FileReview {
+    /// No problem in the file itself.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Valid, and the PR author's own to change.
+    pub fn is_verified(&self) -> bool {
+        self.is_ok() && self.authorship.as_ref().is_some_and(Authorship::is_own)
+    }
+
+    /// Someone else's entry, or a claim on one (an author was given, and it is not theirs).
+    pub fn is_foreign(&self) -> bool {
+        self.authorship
+            .as_ref()
+            .is_some_and(|a| !a.is_own() && a.outcome != AuthorshipOutcome::NoAuthor)
     }
 }
 
@@ -101,13 +156,17 @@ pub struct ReviewReport {
     /// Changed files outside `signatories/*.toml`: not reviewed by the bot.
     pub other_files: Vec<Change>,
     pub domains: Vec<DomainReview>,
+    /// Why the review as a whole cannot pass, in sentences (no PR author, too many domains).
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 impl ReviewReport {
-    /// Fail on any file problem, any change outside the register or any failed domain; else
-    /// inconclusive if a domain is; else pass.
+    /// Fail on any file problem, any file that is not the author's to change, any change
+    /// outside the register or any failed domain; else inconclusive if a domain is, or if the
+    /// author is unknown (nothing can be verified); else pass.
     pub fn compute_verdict(&self) -> Verdict {
-        if self.files.iter().any(|f| !f.is_ok()) || !self.other_files.is_empty() {
+        if self.files.iter().any(|f| !f.is_ok() || f.is_foreign()) || !self.other_files.is_empty() {
             return Verdict::Fail;
         }
         let mut verdict = Verdict::Pass;
@@ -117,6 +176,11 @@ impl ReviewReport {
                 Verdict::Inconclusive => verdict = Verdict::Inconclusive,
                 Verdict::Pass => {}
             }
+        }
+        // Pass only when every file is the author's own (a file without an authorship, from an
+        // older document, is not).
+        if !self.files.iter().all(FileReview::is_verified) {
+            verdict = Verdict::Inconclusive;
         }
         verdict
     }

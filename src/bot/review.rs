@@ -5,21 +5,28 @@
 //! register at HEAD; any other changed file is reported (the bot does not review it, a
 //! maintainer must). Every domain of every signatory file the PR adds, modifies or renames is
 //! checked like `manifesto check` does, plus the [`RequirementId::DomainControl`] requirement:
-//! a DNS TXT record at `_xmpp-manifesto.DOMAIN` containing `github=LOGIN`, for the PR's
-//! author or the file's `github` login.
+//! a DNS TXT record at `_xmpp-manifesto.DOMAIN` containing `github=LOGIN` for the PR's author.
+//!
+//! Threat model: the PR's contents are the attacker's; the PR's author (`--author`, which the
+//! workflow takes from the event) and the base branch are not. So a review passes only when
+//! every changed file is the author's own entry, by the base version's `github` for a file that
+//! existed (`bot/authorship.rs`), every domain checked passes with domain control naming
+//! the author, and nothing outside the register changed. Without an author nothing can be
+//! verified, and the review is at best inconclusive.
 //!
 //! Outputs: `OUT/comment.md` (the bot's comment, see [`render_comment`]), `OUT/review.json`
 //! ([`ReviewReport`], schema [`SCHEMA`]), the same Markdown appended to the step summary file
 //! (`GITHUB_STEP_SUMMARY`) when there is one, and [`annotations`] (`::error` workflow commands
 //! for file problems), which the command prints on stdout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use time::OffsetDateTime;
 
+use crate::bot::authorship::{self, Signer};
 use crate::bot::git::Git;
 use crate::check::{CheckError, CheckOptions, Checker};
 use crate::register::registry::{self, RegistryError};
@@ -32,7 +39,8 @@ pub use crate::bot::domain_control::{
 };
 pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_name_status};
 pub use crate::bot::model::{
-    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA,
+    Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
+    ReviewReport, SCHEMA,
 };
 
 /// Domains checked at the same time.
@@ -47,7 +55,9 @@ pub struct ReviewOptions {
     pub base: String,
     /// The PR's head commit.
     pub head: String,
-    /// GitHub login of the PR's author: a `github=LOGIN` TXT record for it proves domain control.
+    /// GitHub login of the PR's author, as GitHub reports it (never from the PR's files): the
+    /// only login that may change entries and whose `github=LOGIN` TXT record proves domain
+    /// control. Without it nothing can be verified.
     pub author: Option<String>,
     /// Directory for comment.md and review.json (created if missing).
     pub out: PathBuf,
@@ -104,11 +114,6 @@ impl ReviewError {
 /// `manifesto review`: reviews the PR and writes comment.md, review.json and the step summary.
 /// Printing (annotations, the summary line) and the exit code are the caller's.
 pub async fn run_review(opts: &ReviewOptions) -> Result<ReviewOutput, ReviewError> {
-    if let Some(a) = &opts.author
-        && !registry::is_github_login(a)
-    {
-        return Err(ReviewError::BadAuthor(a.clone()));
-    }
     let checker = Checker::new(opts.check.clone())?;
     let review = review(
         &opts.repo,
@@ -156,7 +161,7 @@ fn append(path: &Path, data: &[u8]) -> Result<(), ReviewError> {
     f.write_all(data).map_err(error)
 }
 
-/// Runs the review (no output written). `author` must already be a valid login, if given.
+/// Runs the review (no output written). `author` must be a valid login, if given.
 pub async fn review(
     repo: &Path,
     base: &str,
@@ -164,6 +169,12 @@ pub async fn review(
     author: Option<&str>,
     checker: &Checker,
 ) -> Result<ReviewReport, ReviewError> {
+    if let Some(a) = author
+        && !registry::is_github_login(a)
+    {
+        // It is compared with logins and quoted in the comment as our own text.
+        return Err(ReviewError::BadAuthor(a.to_owned()));
+    }
     let git = Git {
         dir: repo.to_path_buf(),
     };
@@ -171,8 +182,17 @@ pub async fn review(
     let head_sha = git.commit(head).await?;
     let changes = git.changes(&base_sha, &head_sha).await?;
     let (signatory_changes, other_files) = split_changes(changes);
-    let files = review_files(&git, &head_sha, &signatory_changes).await?;
-    let domains = check_domains(checker, domain_jobs(&files, author)).await;
+    let mut files = review_files(&git, &head_sha, &signatory_changes).await?;
+    judge_authorship(&git, (&base_sha, &head_sha), author, &mut files).await?;
+    let mut problems = Vec::new();
+    if author.is_none() && !files.is_empty() {
+        problems.push(
+            "The pull request's author is not known (the review ran without --author): no \
+             change can be verified as its signer's own, and no domain-control record matched."
+                .to_owned(),
+        );
+    }
+    let domains = check_domains(checker, author, domain_jobs(&files)).await;
     let mut review = ReviewReport {
         schema: SCHEMA.into(),
         verdict: Verdict::Pass,
@@ -184,6 +204,7 @@ pub async fn review(
         files,
         other_files,
         domains,
+        problems,
     };
     review.verdict = review.compute_verdict();
     Ok(review)
@@ -258,6 +279,7 @@ async fn review_files(
             role: None,
             domains: vec![],
             github: None,
+            authorship: None,
         };
         if c.kind != ChangeKind::Deleted {
             let path = PathBuf::from(&c.path);
@@ -310,53 +332,88 @@ fn file_problem(e: &RegistryError) -> FileProblem {
     }
 }
 
-/// A domain to check: the domain, its file, and the logins that may prove control of it.
+/// Sets each file's authorship: may the PR's `author` make its change? The signer of a file
+/// that existed is read from the base branch (`base`), never from the PR; the signer a file
+/// claims from the head version.
+async fn judge_authorship(
+    git: &Git,
+    (base, head): (&str, &str),
+    author: Option<&str>,
+    files: &mut [FileReview],
+) -> Result<(), GitError> {
+    // A rename's entry is the file it came from; an addition's, whatever the base branch has at
+    // that path (usually nothing).
+    let base_path = |c: &Change| c.from.clone().unwrap_or_else(|| c.path.clone());
+    let base_paths: Vec<String> = files.iter().map(|f| base_path(&f.change)).collect();
+    let base_files = git.read_files(base, &base_paths).await?;
+    let head_paths: Vec<String> = files
+        .iter()
+        .filter(|f| f.change.kind != ChangeKind::Deleted)
+        .map(|f| f.change.path.clone())
+        .collect();
+    let head_files = git.read_files(head, &head_paths).await?;
+    let signer = |files: &BTreeMap<String, Vec<u8>>, path: &str| {
+        files
+            .get(path)
+            .map_or(Signer::Absent, |bytes| Signer::of_file(bytes))
+    };
+    for f in files.iter_mut() {
+        let base_signer = signer(&base_files, &base_path(&f.change));
+        let head_signer = if f.change.kind == ChangeKind::Deleted {
+            Signer::Absent
+        } else {
+            signer(&head_files, &f.change.path)
+        };
+        f.authorship = Some(authorship::judge(
+            f.change.kind,
+            &base_signer,
+            &head_signer,
+            author,
+        ));
+    }
+    Ok(())
+}
+
+/// A domain to check and the signatory file that lists it.
 struct DomainJob {
     domain: String,
     file: String,
-    logins: Vec<String>,
 }
 
-/// Every domain of the valid files that the PR adds, modifies or renames. The file's own
-/// `github` login comes first (the fix names it), then the PR's author.
-fn domain_jobs(files: &[FileReview], author: Option<&str>) -> Vec<DomainJob> {
-    let mut jobs = Vec::new();
-    for f in files.iter().filter(|f| f.is_ok()) {
-        let mut logins: Vec<String> = Vec::new();
-        if let Some(g) = &f.github {
-            logins.push(g.clone());
-        }
-        if let Some(a) = author
-            && !logins.iter().any(|l| l.eq_ignore_ascii_case(a))
-        {
-            logins.push(a.to_owned());
-        }
-        for d in &f.domains {
-            jobs.push(DomainJob {
+/// Every domain of the valid files that the PR adds, modifies or renames.
+fn domain_jobs(files: &[FileReview]) -> Vec<DomainJob> {
+    files
+        .iter()
+        .filter(|f| f.is_ok())
+        .flat_map(|f| {
+            f.domains.iter().map(|d| DomainJob {
                 domain: d.clone(),
                 file: f.change.path.clone(),
-                logins: logins.clone(),
-            });
-        }
-    }
-    jobs
+            })
+        })
+        .collect()
 }
 
-/// Checks the domains, a few at a time, in order; adds domain control to each report.
-async fn check_domains(checker: &Checker, jobs: Vec<DomainJob>) -> Vec<DomainReview> {
+/// Checks the domains, a few at a time, in order; adds domain control (for `author`) to each
+/// report.
+async fn check_domains(
+    checker: &Checker,
+    author: Option<&str>,
+    jobs: Vec<DomainJob>,
+) -> Vec<DomainReview> {
     futures::stream::iter(jobs)
-        .map(|job| check_domain(checker, job))
+        .map(|job| check_domain(checker, author, job))
         .buffered(CONCURRENT_CHECKS)
         .collect()
         .await
 }
 
-async fn check_domain(checker: &Checker, job: DomainJob) -> DomainReview {
+async fn check_domain(checker: &Checker, author: Option<&str>, job: DomainJob) -> DomainReview {
     let (mut report, txt) = tokio::join!(
         checker.check(&job.domain),
         lookup_domain_control(checker.resolver(), &job.domain)
     );
-    let control = judge_domain_control(&job.domain, &job.logins, txt);
+    let control = judge_domain_control(&job.domain, author, txt);
     report
         .requirements
         .insert(RequirementId::DomainControl, control);
