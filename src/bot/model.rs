@@ -32,7 +32,7 @@ impl ChangeKind {
     }
 }
 
-/// One line of `git diff --name-status`.
+/// One file of `git diff --raw`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub kind: ChangeKind,
@@ -41,6 +41,10 @@ pub struct Change {
     /// The path at base, for renames and copies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Git's mode of the file at head (`100644` for a regular file, `120000` for a symbolic
+    /// link...); none for a deletion (and in older documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 /// A problem in a signatory file.

@@ -37,7 +37,7 @@ pub use crate::bot::domain_control::{
     DOMAIN_CONTROL_LABEL, domain_control_name, github_tokens, judge_domain_control,
     lookup_domain_control,
 };
-pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_name_status};
+pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_raw_diff};
 pub use crate::bot::model::{
     Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
     ReviewReport, SCHEMA,
@@ -45,6 +45,8 @@ pub use crate::bot::model::{
 
 /// Domains checked at the same time.
 const CONCURRENT_CHECKS: usize = 8;
+/// Git's mode of a regular, non-executable file: the only kind of signatory file.
+const REGULAR_FILE_MODE: &str = "100644";
 
 /// What `manifesto review` is asked to do.
 #[derive(Debug, Clone)]
@@ -221,14 +223,21 @@ fn split_changes(changes: Vec<Change>) -> (Vec<Change>, Vec<Change>) {
 }
 
 /// The register at head, split for validation: the changed files (`sources`), the others
-/// (`context`), and the changed paths that are no regular file there.
+/// (`context`), and the changed paths that are no blob there.
 struct Register {
     sources: Vec<(PathBuf, Vec<u8>)>,
     context: Vec<(PathBuf, Vec<u8>)>,
     unreadable: BTreeSet<String>,
 }
 
-async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Register, GitError> {
+/// Reads the register at `head`; `ignored` paths (changed files that are not regular files)
+/// are in neither part.
+async fn read_register(
+    git: &Git,
+    head: &str,
+    changed: &[String],
+    ignored: &BTreeSet<&str>,
+) -> Result<Register, GitError> {
     let all_paths = git.signatory_paths(head).await?;
     let contents = git.read_files(head, &all_paths).await?;
     let mut register = Register {
@@ -245,7 +254,7 @@ async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Regi
         }
     }
     for (p, bytes) in &contents {
-        if !changed.contains(p) {
+        if !changed.contains(p) && !ignored.contains(p.as_str()) {
             register.context.push((PathBuf::from(p), bytes.clone()));
         }
     }
@@ -253,18 +262,24 @@ async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Regi
 }
 
 /// Validates the changed signatory files against the whole register at head: each file's
-/// problems, and what it declares when it is valid. Deletions are not validated.
+/// problems, and what it declares when it is valid. Deletions are not validated, nor are files
+/// that are not regular files (their only problem is that).
 async fn review_files(
     git: &Git,
     head: &str,
     changes: &[Change],
 ) -> Result<Vec<FileReview>, ReviewError> {
+    let irregular: BTreeMap<&str, FileProblem> = changes
+        .iter()
+        .filter_map(|c| mode_problem(c).map(|p| (c.path.as_str(), p)))
+        .collect();
+    let ignored: BTreeSet<&str> = irregular.keys().copied().collect();
     let changed: Vec<String> = changes
         .iter()
-        .filter(|c| c.kind != ChangeKind::Deleted)
+        .filter(|c| c.kind != ChangeKind::Deleted && !ignored.contains(c.path.as_str()))
         .map(|c| c.path.clone())
         .collect();
-    let register = read_register(git, head, &changed).await?;
+    let register = read_register(git, head, &changed, &ignored).await?;
     let validation = registry::validate_sources_in_context(
         &register.sources,
         &register.context,
@@ -281,7 +296,9 @@ async fn review_files(
             github: None,
             authorship: None,
         };
-        if c.kind != ChangeKind::Deleted {
+        if let Some(problem) = irregular.get(c.path.as_str()) {
+            review.problems = vec![problem.clone()];
+        } else if c.kind != ChangeKind::Deleted {
             let path = PathBuf::from(&c.path);
             review.problems = file_problems(
                 &validation.errors,
@@ -305,7 +322,37 @@ async fn review_files(
     Ok(files)
 }
 
-/// The validation errors of the file at `path`, and whether it is not a regular file.
+/// Why a changed file is not a signatory file whatever it holds: it is not a regular file at
+/// head. A symbolic link's blob is its target's *name*, which `cat-file` would hand to the
+/// validator while a checkout (the site, `manifesto validate`) follows the link to another
+/// file; a submodule has no contents here at all. An executable bit has no use on a data file
+/// and is refused too, so that the rule is simply "mode 100644". Deletions have no mode.
+fn mode_problem(c: &Change) -> Option<FileProblem> {
+    let mode = c.mode.as_deref()?;
+    if mode == REGULAR_FILE_MODE {
+        return None;
+    }
+    let (what, hint) = match mode {
+        "120000" => (
+            "a symbolic link",
+            "commit the TOML file itself, not a link to one",
+        ),
+        "100755" => (
+            "an executable file",
+            "remove the executable bit: git update-index --chmod=-x FILE (or chmod -x FILE)",
+        ),
+        "160000" => ("a submodule", "commit the TOML file itself"),
+        _ => ("not a plain file", "commit the TOML file itself"),
+    };
+    Some(FileProblem {
+        line: 1,
+        column: 1,
+        message: format!("{what} (git mode {mode}), not a regular file"),
+        hint: format!("{hint}; signatory files are regular files (git mode 100644)"),
+    })
+}
+
+/// The validation errors of the file at `path`, and whether it is no blob at head.
 fn file_problems(errors: &[RegistryError], path: &Path, unreadable: bool) -> Vec<FileProblem> {
     let mut problems: Vec<FileProblem> = errors
         .iter()

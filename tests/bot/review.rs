@@ -349,6 +349,7 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
                 kind: ChangeKind::Added,
                 path: format!("signatories/{text}.toml"),
                 from: None,
+                mode: Some("100644".into()),
             },
             problems: vec![FileProblem {
                 line: 1,
@@ -370,6 +371,7 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
             kind: ChangeKind::Modified,
             path: text.into(),
             from: None,
+            mode: None,
         }],
         domains: (0..domains)
             .map(|i| DomainReview {
@@ -860,4 +862,46 @@ async fn editing_anothers_passing_entry_is_not_verified() {
     let run = run_as("alice");
     assert_eq!(run.json["verdict"], "pass", "{}", run.dump());
     assert_eq!(run.code, 0, "{}", run.dump());
+}
+
+/// Only regular files (git mode 100644) are signatory files: a symbolic link is refused, even
+/// one whose target text is a valid signatory file, and so is an executable file.
+#[tokio::test(flavor = "multi_thread")]
+async fn symlinks_and_executables_are_refused() {
+    let (repo, base) = base_repo();
+    let file = "signatories/ada-lovelace.toml";
+    let valid = developer("Ada Lovelace", "ada");
+    let cases: [(&str, &str); 3] = [
+        ("symlink-to-toml", "symbolic link (git mode 120000)"),
+        ("executable", "executable file (git mode 100755)"),
+        ("symlink", "symbolic link (git mode 120000)"),
+    ];
+    for (case, message) in cases {
+        repo.new_pr(&base);
+        match case {
+            "symlink" => repo.symlink(file, "../README.md"),
+            "symlink-to-toml" => repo.symlink(file, &valid),
+            _ => {
+                repo.write(file, &valid);
+                repo.make_executable(file);
+            }
+        }
+        repo.commit(case);
+        let run = review_offline(&repo, &base, &["--author", "ada"]).await;
+        assert_eq!(run.json["verdict"], "fail", "{case}: {}", run.dump());
+        assert_eq!(run.code, 1, "{case}: {}", run.dump());
+        let problems = run.file(file)["problems"].to_string();
+        assert!(problems.contains(message), "{case}: {}", run.dump());
+        assert!(
+            run.comment.contains("not a regular file"),
+            "{}",
+            run.comment
+        );
+        assert!(
+            run.stdout
+                .contains("::error file=signatories/ada-lovelace.toml,"),
+            "{case}: {}",
+            run.dump()
+        );
+    }
 }
