@@ -92,6 +92,7 @@ struct CommentTemplate<'a> {
     problems: &'a [String],
     files: &'a [FileView],
     other_files: &'a [String],
+    unchecked: &'a [String],
     domains: &'a [DomainView],
     rerun: &'a [String],
     footer: &'a str,
@@ -133,6 +134,7 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
     let problems: Vec<String> = review.problems.iter().map(|p| escape(p)).collect();
     let files = file_views(&review.files, detail);
     let other_files = other_file_lines(&review.other_files, detail);
+    let unchecked = unchecked_lines(review, detail);
     let domains: Vec<DomainView> = review
         .domains
         .iter()
@@ -147,6 +149,7 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
         problems: &problems,
         files: &files,
         other_files: &other_files,
+        unchecked: &unchecked,
         domains: &domains,
         rerun: &rerun,
         footer: &footer,
@@ -313,6 +316,21 @@ fn other_file_lines(others: &[Change], detail: Detail) -> Vec<String> {
         .collect();
     if others.len() > items {
         lines.push(format!("… and {} more", others.len() - items));
+    }
+    lines
+}
+
+/// The "Domains not checked" section: `DOMAIN (in FILE)`, escaped.
+fn unchecked_lines(review: &ReviewReport, detail: Detail) -> Vec<String> {
+    let (clip, items) = (detail.clip(), detail.items());
+    let all = &review.unchecked_domains;
+    let mut lines: Vec<String> = all
+        .iter()
+        .take(items)
+        .map(|u| format!("{} (in {})", esc(&u.domain, clip), esc(&u.file, clip)))
+        .collect();
+    if all.len() > items {
+        lines.push(format!("… and {} more", all.len() - items));
     }
     lines
 }

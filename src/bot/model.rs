@@ -142,6 +142,14 @@ pub struct DomainReview {
     pub report: Report,
 }
 
+/// A domain the review did not check (over the per-review cap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UncheckedDomain {
+    pub domain: String,
+    /// The signatory file that lists it.
+    pub file: String,
+}
+
 /// `review.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewReport {
@@ -160,6 +168,9 @@ pub struct ReviewReport {
     /// Changed files outside `signatories/*.toml`: not reviewed by the bot.
     pub other_files: Vec<Change>,
     pub domains: Vec<DomainReview>,
+    /// Domains of valid files beyond the per-review cap, not checked (the review fails).
+    #[serde(default)]
+    pub unchecked_domains: Vec<UncheckedDomain>,
     /// Why the review as a whole cannot pass, in sentences (no PR author, too many domains).
     #[serde(default)]
     pub problems: Vec<String>,
@@ -167,10 +178,13 @@ pub struct ReviewReport {
 
 impl ReviewReport {
     /// Fail on any file problem, any file that is not the author's to change, any change
-    /// outside the register or any failed domain; else inconclusive if a domain is, or if the
+    /// outside the register, any domain left unchecked or any failed domain; else inconclusive if a domain is, or if the
     /// author is unknown (nothing can be verified); else pass.
     pub fn compute_verdict(&self) -> Verdict {
-        if self.files.iter().any(|f| !f.is_ok() || f.is_foreign()) || !self.other_files.is_empty() {
+        if self.files.iter().any(|f| !f.is_ok() || f.is_foreign())
+            || !self.other_files.is_empty()
+            || !self.unchecked_domains.is_empty()
+        {
             return Verdict::Fail;
         }
         let mut verdict = Verdict::Pass;

@@ -40,11 +40,16 @@ pub use crate::bot::domain_control::{
 pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_raw_diff};
 pub use crate::bot::model::{
     Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
-    ReviewReport, SCHEMA,
+    ReviewReport, SCHEMA, UncheckedDomain,
 };
 
 /// Domains checked at the same time.
 const CONCURRENT_CHECKS: usize = 8;
+/// Most domains one review checks. Each check takes up to the check's own deadline, and a PR
+/// may list any number of files of up to 16 domains each: the cap bounds a review's time
+/// whatever the PR holds (two rounds of [`CONCURRENT_CHECKS`]). An honest operator lists at
+/// most 16 domains in one file; more in one PR is split, or reviewed by a maintainer.
+pub const MAX_DOMAINS_PER_REVIEW: usize = 16;
 /// Git's mode of a regular, non-executable file: the only kind of signatory file.
 const REGULAR_FILE_MODE: &str = "100644";
 
@@ -194,7 +199,21 @@ pub async fn review(
                 .to_owned(),
         );
     }
-    let domains = check_domains(checker, author, domain_jobs(&files)).await;
+    let mut jobs = domain_jobs(&files);
+    let unchecked_domains: Vec<UncheckedDomain> = if jobs.len() > MAX_DOMAINS_PER_REVIEW {
+        let unchecked = jobs.split_off(MAX_DOMAINS_PER_REVIEW);
+        problems.push(too_many_domains(MAX_DOMAINS_PER_REVIEW + unchecked.len()));
+        unchecked
+            .into_iter()
+            .map(|j| UncheckedDomain {
+                domain: j.domain,
+                file: j.file,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let domains = check_domains(checker, author, jobs).await;
     let mut review = ReviewReport {
         schema: SCHEMA.into(),
         verdict: Verdict::Pass,
@@ -206,6 +225,7 @@ pub async fn review(
         files,
         other_files,
         domains,
+        unchecked_domains,
         problems,
     };
     review.verdict = review.compute_verdict();
@@ -419,6 +439,18 @@ async fn judge_authorship(
         ));
     }
     Ok(())
+}
+
+/// The review-level problem of a PR that lists `listed` domains, over the cap.
+fn too_many_domains(listed: usize) -> String {
+    let max = MAX_DOMAINS_PER_REVIEW;
+    format!(
+        "This pull request lists {listed} domains; the bot checks at most {max} domains per \
+         review, so the first {max} were checked and {} {} not. Split it into pull requests \
+         of at most {max} domains each, or a maintainer must review it.",
+        listed - max,
+        if listed - max == 1 { "was" } else { "were" }
+    )
 }
 
 /// A domain to check and the signatory file that lists it.

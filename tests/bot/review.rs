@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use xmpp_manifesto::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
 use xmpp_manifesto::bot::review::{
     Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
-    ReviewReport, SCHEMA, render_comment,
+    ReviewReport, SCHEMA, UncheckedDomain, render_comment,
 };
 use xmpp_manifesto::output::markdown::escape;
 use xmpp_manifesto::report::{
@@ -380,6 +380,10 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
                 report: report.clone(),
             })
             .collect(),
+        unchecked_domains: vec![UncheckedDomain {
+            domain: text.into(),
+            file: text.into(),
+        }],
         problems: vec![text.into()],
     }
 }
@@ -904,4 +908,44 @@ async fn symlinks_and_executables_are_refused() {
             run.dump()
         );
     }
+}
+
+/// At most 16 domains are checked per review: the rest are listed, and the review fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_16_domains_per_review() {
+    let (repo, base) = base_repo();
+    let many: Vec<String> = (1..=16).map(|i| format!("d{i:02}.bob.net")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    repo.write(
+        "signatories/d01.bob.net.toml",
+        &operator("Bob", &many, "bob"),
+    );
+    repo.write(
+        "signatories/extra.bob.net.toml",
+        &operator("Bob again", &["extra.bob.net"], "bob"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "bob"]).await;
+    assert_eq!(
+        run.json["domains"].as_array().map(Vec::len),
+        Some(16),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.json["unchecked_domains"],
+        serde_json::json!([{"domain": "extra.bob.net", "file": "signatories/extra.bob.net.toml"}]),
+        "{}",
+        run.dump()
+    );
+    let problems = run.json["problems"].to_string();
+    assert!(problems.contains("at most 16 domains"), "{}", run.dump());
+    assert_eq!(run.json["verdict"], "fail");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.comment.contains("at most 16 domains"),
+        "{}",
+        run.comment
+    );
+    assert!(run.comment.contains("extra\\.bob\\.net"), "{}", run.comment);
 }
