@@ -47,7 +47,7 @@ pub use crate::bot::model::{
 const CONCURRENT_CHECKS: usize = 8;
 /// Most domains one review checks. Each check takes up to the check's own deadline, and a PR
 /// may list any number of files of up to 16 domains each: the cap bounds a review's time
-/// whatever the PR holds (two rounds of [`CONCURRENT_CHECKS`]). An honest operator lists at
+/// whatever the PR holds (two rounds of concurrent checks). An honest operator lists at
 /// most 16 domains in one file; more in one PR is split, or reviewed by a maintainer.
 pub const MAX_DOMAINS_PER_REVIEW: usize = 16;
 /// Git's mode of a regular, non-executable file: the only kind of signatory file.
