@@ -1,6 +1,6 @@
 //! `manifesto review`: reviews the signatory files a pull request adds, changes or removes.
 //!
-//! In a checkout of the registry, `git diff --name-status -M BASE...HEAD` names the changed
+//! In a checkout of the registry, `git diff --raw -M BASE...HEAD` names the changed
 //! files. Signatory files (`signatories/*.toml`) are validated in the context of the whole
 //! register at HEAD; any other changed file is reported (the bot does not review it, a
 //! maintainer must). Every domain of every signatory file the PR adds, modifies or renames is
