@@ -12,7 +12,9 @@ use std::fmt::Write as _;
 use askama::Template;
 
 use crate::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
-use crate::bot::model::{Change, ChangeKind, DomainReview, FileReview, ReviewReport};
+use crate::bot::model::{
+    AuthorshipOutcome, Change, ChangeKind, DomainReview, FileReview, ReviewReport,
+};
 use crate::output::markdown::{escape, status_badge, verdict_badge};
 use crate::register::registry::{escape_data, escape_property};
 use crate::report::{Report, Verdict};
@@ -59,8 +61,11 @@ fn trusted_cell(s: &str) -> String {
 
 struct FileView {
     heading: String,
-    ok: bool,
+    /// ✅ valid and the author's own, ❔ valid but whose is unknown, ❌ anything else.
+    icon: &'static str,
     summary: String,
+    /// Whose entry it is and whether the author may change it (escaped).
+    authorship: Option<String>,
     problems: Vec<String>,
 }
 
@@ -84,8 +89,10 @@ struct CommentTemplate<'a> {
     markers: &'a str,
     verdict_line: &'a str,
     summary: &'a str,
+    problems: &'a [String],
     files: &'a [FileView],
     other_files: &'a [String],
+    unchecked: &'a [String],
     domains: &'a [DomainView],
     rerun: &'a [String],
     footer: &'a str,
@@ -123,8 +130,11 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
         verdict_badge(review.verdict)
     );
     let summary = summary(review);
+    // Our own sentences, escaped anyway: they quote logins.
+    let problems: Vec<String> = review.problems.iter().map(|p| escape(p)).collect();
     let files = file_views(&review.files, detail);
     let other_files = other_file_lines(&review.other_files, detail);
+    let unchecked = unchecked_lines(review, detail);
     let domains: Vec<DomainView> = review
         .domains
         .iter()
@@ -136,8 +146,10 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
         markers: &markers,
         verdict_line: &verdict_line,
         summary: &summary,
+        problems: &problems,
         files: &files,
         other_files: &other_files,
+        unchecked: &unchecked,
         domains: &domains,
         rerun: &rerun,
         footer: &footer,
@@ -163,6 +175,14 @@ fn summary(review: &ReviewReport) -> String {
         plural(review.domains.len()),
         failing
     );
+    let foreign = review.files.iter().filter(|f| f.is_foreign()).count();
+    if foreign > 0 {
+        let _ = write!(
+            summary,
+            "; {foreign} file{} not the author's own (the signer or a maintainer must confirm)",
+            plural(foreign)
+        );
+    }
     if !review.other_files.is_empty() {
         let _ = write!(
             summary,
@@ -189,8 +209,9 @@ fn file_views(files: &[FileReview], detail: Detail) -> Vec<FileView> {
     if files.len() > items {
         views.push(FileView {
             heading: format!("… and {} more files", files.len() - items),
-            ok: true,
+            icon: "➖",
             summary: "See review.json.".into(),
+            authorship: None,
             problems: vec![],
         });
     }
@@ -200,7 +221,7 @@ fn file_views(files: &[FileReview], detail: Detail) -> Vec<FileView> {
 fn file_view(f: &FileReview, detail: Detail) -> FileView {
     let (clip, items) = (detail.clip(), detail.items());
     let summary = if f.change.kind == ChangeKind::Deleted {
-        "Removed from the register (a maintainer confirms removals).".to_owned()
+        "Removed from the register.".to_owned()
     } else if f.is_ok() {
         valid_file_summary(f, clip)
     } else {
@@ -227,10 +248,26 @@ fn file_view(f: &FileReview, detail: Detail) -> FileView {
     if f.problems.len() > items {
         problems.push(format!("… and {} more", f.problems.len() - items));
     }
+    let icon = match &f.authorship {
+        _ if !f.is_ok() => "❌",
+        Some(a) if a.is_own() => "✅",
+        Some(a) if a.outcome == AuthorshipOutcome::NoAuthor => "❔",
+        _ => "❌",
+    };
+    // Never clipped: it says whose entry this is and who must confirm.
+    let authorship = f.authorship.as_ref().map(|a| {
+        let mark = match a.outcome {
+            AuthorshipOutcome::Own => "✅",
+            AuthorshipOutcome::NoAuthor => "❔",
+            _ => "❌",
+        };
+        format!("{mark} Authorship: {}", escape(&a.summary))
+    });
     FileView {
         heading: change_line(&f.change, clip),
-        ok: f.is_ok(),
+        icon,
         summary,
+        authorship,
         problems,
     }
 }
@@ -279,6 +316,21 @@ fn other_file_lines(others: &[Change], detail: Detail) -> Vec<String> {
         .collect();
     if others.len() > items {
         lines.push(format!("… and {} more", others.len() - items));
+    }
+    lines
+}
+
+/// The "Domains not checked" section: `DOMAIN (in FILE)`, escaped.
+fn unchecked_lines(review: &ReviewReport, detail: Detail) -> Vec<String> {
+    let (clip, items) = (detail.clip(), detail.items());
+    let all = &review.unchecked_domains;
+    let mut lines: Vec<String> = all
+        .iter()
+        .take(items)
+        .map(|u| format!("{} (in {})", esc(&u.domain, clip), esc(&u.file, clip)))
+        .collect();
+    if all.len() > items {
+        lines.push(format!("… and {} more", all.len() - items));
     }
     lines
 }
@@ -386,7 +438,8 @@ pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// `::error` workflow commands for the file problems and the files outside the register.
+/// `::error` workflow commands for the file problems, the files that are not the author's to
+/// change, and the files outside the register.
 pub fn annotations(review: &ReviewReport) -> String {
     let mut out = String::new();
     for f in &review.files {
@@ -399,6 +452,17 @@ pub fn annotations(review: &ReviewReport) -> String {
                 p.column,
                 escape_property("manifesto review"),
                 escape_data(&format!("{} (hint: {})", p.message, p.hint))
+            );
+        }
+    }
+    for f in review.files.iter().filter(|f| f.is_foreign()) {
+        if let Some(a) = &f.authorship {
+            let _ = writeln!(
+                out,
+                "::error file={},title={}::{}",
+                escape_property(&f.change.path),
+                escape_property("manifesto review"),
+                escape_data(&a.summary)
             );
         }
     }

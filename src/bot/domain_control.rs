@@ -1,7 +1,13 @@
 //! The domain-control requirement ([`RequirementId::DomainControl`]): whoever adds a domain to
 //! the register must control its DNS. Proof is a TXT record at `_xmpp-manifesto.DOMAIN`
-//! ([`DOMAIN_CONTROL_LABEL`]) containing `github=LOGIN`, for the PR's author or the signatory
-//! file's `github` login. Logins are compared case-insensitively (GitHub's rule).
+//! ([`DOMAIN_CONTROL_LABEL`]) containing `github=LOGIN`, where LOGIN is the PR's author. Logins
+//! are compared case-insensitively (GitHub's rule).
+//!
+//! Threat model: the record proves that whoever controls the domain's DNS vouches for a GitHub
+//! account. Matching it against the signatory file's own `github` field would prove nothing
+//! about the PR: anyone can write alice's login into a file, or edit alice's entry, and borrow
+//! alice's record. So only the PR's author, as GitHub reports it, is matched; without an author
+//! the record cannot be matched to anyone and the requirement is inconclusive.
 //!
 //! [`RequirementId::DomainControl`]: crate::report::RequirementId::DomainControl
 
@@ -38,14 +44,14 @@ pub fn github_tokens(texts: &[String]) -> Vec<String> {
 }
 
 /// Judges domain control from the TXT lookup: `Ok(texts)` (empty when there is no record) or
-/// `Err(dns error)`. `logins` are the accepted GitHub logins (validated), best first.
+/// `Err(dns error)`. `author` is the PR's author (a validated login), if known.
 pub fn judge_domain_control(
     domain: &str,
-    logins: &[String],
+    author: Option<&str>,
     lookup: Result<Vec<String>, String>,
 ) -> Requirement {
     let name = domain_control_name(domain);
-    let fix = Some(fix(&name, logins));
+    let fix = Some(fix(&name, author));
     let texts = match lookup {
         Ok(texts) => texts,
         Err(e) => {
@@ -60,10 +66,19 @@ pub fn judge_domain_control(
     };
     let evidence = evidence(&name, &texts);
     let found = github_tokens(&texts);
-    let matched = found
-        .iter()
-        .find(|t| logins.iter().any(|l| l.eq_ignore_ascii_case(t)));
-    match matched {
+    let Some(author) = author else {
+        return Requirement {
+            status: Status::Inconclusive,
+            summary: format!(
+                "The PR's author is not known (no --author), so the TXT record at {name} cannot \
+                 be matched to anyone."
+            ),
+            basis: None,
+            fix,
+            evidence,
+        };
+    };
+    match found.iter().find(|t| t.eq_ignore_ascii_case(author)) {
         Some(login) => Requirement {
             status: Status::Pass,
             summary: format!("The TXT record at {name} names github={login}."),
@@ -73,7 +88,7 @@ pub fn judge_domain_control(
         },
         None => Requirement {
             status: Status::Fail,
-            summary: unmatched_summary(&name, logins, &texts),
+            summary: unmatched_summary(&name, author, &texts, &found),
             basis: None,
             fix,
             evidence,
@@ -81,13 +96,13 @@ pub fn judge_domain_control(
     }
 }
 
-/// The record to add: for the best login, or a placeholder when no login is known.
-fn fix(name: &str, logins: &[String]) -> String {
+/// The record to add: for the author, or a placeholder when the author is unknown.
+fn fix(name: &str, author: Option<&str>) -> String {
     let record = |login: &str| format!("`{name}. 3600 IN TXT \"github={login}\"`");
-    match logins.first() {
+    match author {
         Some(login) => format!("Add this DNS record, then push again: {}", record(login)),
         None => format!(
-            "Add `github = \"LOGIN\"` (your GitHub login) to the file and a DNS record {}",
+            "Review with `--author LOGIN` (the PR's author); the DNS record is {}",
             record("LOGIN")
         ),
     }
@@ -106,17 +121,24 @@ fn evidence(name: &str, texts: &[String]) -> Vec<String> {
     }
 }
 
-/// Why no TXT text at `name` proves control.
-fn unmatched_summary(name: &str, logins: &[String], texts: &[String]) -> String {
+/// Why no TXT text at `name` proves that `author` controls the domain.
+fn unmatched_summary(name: &str, author: &str, texts: &[String], found: &[String]) -> String {
     if texts.is_empty() {
         format!("There is no TXT record at {name}.")
-    } else if logins.is_empty() {
-        "No GitHub login to match: neither the PR author nor the file's github field is known."
-            .to_owned()
+    } else if found.is_empty() {
+        format!("The TXT records at {name} name no github login; the PR's author is {author}.")
     } else {
+        // Another login's record proves that login's control, not the author's: whoever opens
+        // the PR must be the one the DNS names.
         format!(
-            "The TXT records at {name} do not name github={}.",
-            logins.join(" or github=")
+            "The TXT records at {name} name github={}, not the PR's author github={author}: \
+             the record must name whoever opens the pull request.",
+            found
+                .iter()
+                .take(MAX_TXT_EVIDENCE)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", github=")
         )
     }
 }
@@ -159,22 +181,40 @@ mod tests {
 
     #[test]
     fn domain_control_judged() {
-        let logins = vec!["alice".to_owned()];
-        let r = judge_domain_control("a.org", &logins, Ok(vec!["github=ALICE".into()]));
+        let alice = Some("alice");
+        let r = judge_domain_control("a.org", alice, Ok(vec!["github=ALICE".into()]));
         assert_eq!(r.status, Status::Pass);
-        let r = judge_domain_control("a.org", &logins, Ok(vec![]));
+        let r = judge_domain_control("a.org", alice, Ok(vec![]));
         assert_eq!(r.status, Status::Fail);
         assert!(
             r.fix
                 .unwrap()
                 .contains("`_xmpp-manifesto.a.org. 3600 IN TXT \"github=alice\"`")
         );
-        let r = judge_domain_control("a.org", &logins, Ok(vec!["github=mallory".into()]));
-        assert_eq!(r.status, Status::Fail);
-        let r = judge_domain_control("a.org", &logins, Err("SERVFAIL".into()));
+        let r = judge_domain_control("a.org", alice, Err("SERVFAIL".into()));
         assert_eq!(r.status, Status::Inconclusive);
-        let r = judge_domain_control("a.org", &[], Ok(vec!["github=x".into()]));
-        assert!(r.summary.starts_with("No GitHub login to match"));
+        let r = judge_domain_control("a.org", alice, Ok(vec!["v=spf1".into()]));
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.summary.contains("name no github login"), "{}", r.summary);
+    }
+
+    /// A record naming someone else proves nothing for the PR's author, even when the file
+    /// names that someone.
+    #[test]
+    fn only_the_pr_author_counts() {
+        let r = judge_domain_control("a.org", Some("mallory"), Ok(vec!["github=alice".into()]));
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.summary
+                .contains("name github=alice, not the PR's author github=mallory"),
+            "{}",
+            r.summary
+        );
+        assert!(r.fix.unwrap().contains("\"github=mallory\""));
+        // Without an author the record cannot be matched: not a failure of the domain.
+        let r = judge_domain_control("a.org", None, Ok(vec!["github=alice".into()]));
+        assert_eq!(r.status, Status::Inconclusive);
+        assert!(r.summary.contains("no --author"), "{}", r.summary);
         assert!(r.fix.unwrap().contains("github=LOGIN"));
     }
 }

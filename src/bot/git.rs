@@ -129,14 +129,16 @@ impl Git {
         Ok(sha)
     }
 
-    /// `git diff --name-status -M -z BASE...HEAD` (the PR's changes since it forked).
+    /// `git diff --raw -M -z BASE...HEAD` (the PR's changes since it forked), with each file's
+    /// mode at head: the review accepts regular files only, and a symbolic link or an
+    /// executable looks like any other file to `--name-status` and `cat-file`.
     pub(crate) async fn changes(&self, base: &str, head: &str) -> Result<Vec<Change>, GitError> {
         let range = format!("{base}...{head}");
         let out = self
             .run(
                 &[
                     "diff",
-                    "--name-status",
+                    "--raw",
                     "-M",
                     "-z",
                     "--no-ext-diff",
@@ -147,8 +149,8 @@ impl Git {
                 None,
             )
             .await?;
-        parse_name_status(&out).map_err(|detail| GitError::Output {
-            args: "diff --name-status".into(),
+        parse_raw_diff(&out).map_err(|detail| GitError::Output {
+            args: "diff --raw".into(),
             detail,
         })
     }
@@ -257,15 +259,27 @@ fn parse_cat_file_batch(
     Ok(files)
 }
 
-/// Parses `git diff --name-status -z` output.
-pub fn parse_name_status(out: &[u8]) -> Result<Vec<Change>, String> {
+/// Parses `git diff --raw -z` output: for each file, `:SRCMODE DSTMODE SRCSHA DSTSHA STATUS`,
+/// then its path (two paths, from and to, for renames and copies), each ended by NUL.
+pub fn parse_raw_diff(out: &[u8]) -> Result<Vec<Change>, String> {
     let mut fields = out
         .split(|b| *b == 0)
         .map(|f| String::from_utf8_lossy(f).into_owned());
     let mut changes = Vec::new();
-    while let Some(status) = fields.next() {
-        if status.is_empty() {
+    while let Some(header) = fields.next() {
+        if header.is_empty() {
             continue;
+        }
+        let parts: Vec<&str> = header
+            .strip_prefix(':')
+            .ok_or_else(|| format!("not a raw diff line: {header:?}"))?
+            .split(' ')
+            .collect();
+        let [_, dst_mode, _, _, status] = parts[..] else {
+            return Err(format!("not a raw diff line: {header:?}"));
+        };
+        if dst_mode.len() != 6 || !dst_mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return Err(format!("bad mode in {header:?}"));
         }
         let mut path = || {
             fields
@@ -273,42 +287,29 @@ pub fn parse_name_status(out: &[u8]) -> Result<Vec<Change>, String> {
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| format!("no path after status {status:?}"))
         };
-        let change = match status.as_bytes()[0] {
-            b'A' => Change {
-                kind: ChangeKind::Added,
-                path: path()?,
-                from: None,
-            },
-            b'M' => Change {
-                kind: ChangeKind::Modified,
-                path: path()?,
-                from: None,
-            },
-            b'D' => Change {
-                kind: ChangeKind::Deleted,
-                path: path()?,
-                from: None,
-            },
-            b'R' | b'C' => {
+        let (kind, from, path) = match status.bytes().next() {
+            Some(b'A') => (ChangeKind::Added, None, path()?),
+            Some(b'M') => (ChangeKind::Modified, None, path()?),
+            Some(b'D') => (ChangeKind::Deleted, None, path()?),
+            Some(b @ (b'R' | b'C')) => {
                 let from = path()?;
-                let to = path()?;
-                Change {
-                    kind: if status.starts_with('R') {
-                        ChangeKind::Renamed
-                    } else {
-                        ChangeKind::Other
-                    },
-                    path: to,
-                    from: Some(from),
-                }
+                let kind = if b == b'R' {
+                    ChangeKind::Renamed
+                } else {
+                    ChangeKind::Other
+                };
+                (kind, Some(from), path()?)
             }
-            _ => Change {
-                kind: ChangeKind::Other,
-                path: path()?,
-                from: None,
-            },
+            // Type changes (T), unmerged (U)...
+            _ => (ChangeKind::Other, None, path()?),
         };
-        changes.push(change);
+        changes.push(Change {
+            kind,
+            path,
+            from,
+            // A deleted file has no mode at head ("000000").
+            mode: (kind != ChangeKind::Deleted).then(|| dst_mode.to_owned()),
+        });
     }
     Ok(changes)
 }
@@ -332,15 +333,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_status_parses() {
-        let out = b"A\0signatories/a.org.toml\0R087\0signatories/b.toml\0signatories/c.toml\0D\0README.md\0";
-        let c = parse_name_status(out).unwrap();
-        assert_eq!(c.len(), 3);
+    fn raw_diff_parses() {
+        let out = b":000000 100644 0000000 1111111 A\0signatories/a.org.toml\0\
+:100644 100644 2222222 3333333 R087\0signatories/b.toml\0signatories/c.toml\0\
+:100644 000000 4444444 0000000 D\0README.md\0\
+:000000 120000 0000000 5555555 A\0signatories/link.toml\0\
+:100644 120000 6666666 7777777 T\0signatories/d.toml\0";
+        let c = parse_raw_diff(out).unwrap();
+        assert_eq!(c.len(), 5);
         assert_eq!(c[0].kind, ChangeKind::Added);
+        assert_eq!(c[0].mode.as_deref(), Some("100644"));
         assert_eq!(c[1].kind, ChangeKind::Renamed);
         assert_eq!(c[1].from.as_deref(), Some("signatories/b.toml"));
         assert_eq!(c[1].path, "signatories/c.toml");
         assert_eq!(c[2].kind, ChangeKind::Deleted);
+        assert_eq!(c[2].mode, None);
+        assert_eq!(c[3].mode.as_deref(), Some("120000"));
+        assert_eq!(c[4].kind, ChangeKind::Other);
+        assert!(parse_raw_diff(b"A\0x\0").is_err());
+        assert!(parse_raw_diff(b":100644 10x644 1 2 M\0x\0").is_err());
+        assert!(parse_raw_diff(b":100644 100644 1 2 M\0").is_err());
     }
 
     #[test]

@@ -1,25 +1,32 @@
 //! `manifesto review`: reviews the signatory files a pull request adds, changes or removes.
 //!
-//! In a checkout of the registry, `git diff --name-status -M BASE...HEAD` names the changed
+//! In a checkout of the registry, `git diff --raw -M BASE...HEAD` names the changed
 //! files. Signatory files (`signatories/*.toml`) are validated in the context of the whole
 //! register at HEAD; any other changed file is reported (the bot does not review it, a
 //! maintainer must). Every domain of every signatory file the PR adds, modifies or renames is
 //! checked like `manifesto check` does, plus the [`RequirementId::DomainControl`] requirement:
-//! a DNS TXT record at `_xmpp-manifesto.DOMAIN` containing `github=LOGIN`, for the PR's
-//! author or the file's `github` login.
+//! a DNS TXT record at `_xmpp-manifesto.DOMAIN` containing `github=LOGIN` for the PR's author.
+//!
+//! Threat model: the PR's contents are the attacker's; the PR's author (`--author`, which the
+//! workflow takes from the event) and the base branch are not. So a review passes only when
+//! every changed file is the author's own entry, by the base version's `github` for a file that
+//! existed (`bot/authorship.rs`), every domain checked passes with domain control naming
+//! the author, and nothing outside the register changed. Without an author nothing can be
+//! verified, and the review is at best inconclusive.
 //!
 //! Outputs: `OUT/comment.md` (the bot's comment, see [`render_comment`]), `OUT/review.json`
 //! ([`ReviewReport`], schema [`SCHEMA`]), the same Markdown appended to the step summary file
 //! (`GITHUB_STEP_SUMMARY`) when there is one, and [`annotations`] (`::error` workflow commands
 //! for file problems), which the command prints on stdout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use time::OffsetDateTime;
 
+use crate::bot::authorship::{self, Signer};
 use crate::bot::git::Git;
 use crate::check::{CheckError, CheckOptions, Checker};
 use crate::register::registry::{self, RegistryError};
@@ -30,13 +37,21 @@ pub use crate::bot::domain_control::{
     DOMAIN_CONTROL_LABEL, domain_control_name, github_tokens, judge_domain_control,
     lookup_domain_control,
 };
-pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_name_status};
+pub use crate::bot::git::{GIT_TIMEOUT, GitError, is_signatory_path, parse_raw_diff};
 pub use crate::bot::model::{
-    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA,
+    Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
+    ReviewReport, SCHEMA, UncheckedDomain,
 };
 
 /// Domains checked at the same time.
 const CONCURRENT_CHECKS: usize = 8;
+/// Most domains one review checks. Each check takes up to the check's own deadline, and a PR
+/// may list any number of files of up to 16 domains each: the cap bounds a review's time
+/// whatever the PR holds (two rounds of concurrent checks). An honest operator lists at
+/// most 16 domains in one file; more in one PR is split, or reviewed by a maintainer.
+pub const MAX_DOMAINS_PER_REVIEW: usize = 16;
+/// Git's mode of a regular, non-executable file: the only kind of signatory file.
+const REGULAR_FILE_MODE: &str = "100644";
 
 /// What `manifesto review` is asked to do.
 #[derive(Debug, Clone)]
@@ -47,7 +62,9 @@ pub struct ReviewOptions {
     pub base: String,
     /// The PR's head commit.
     pub head: String,
-    /// GitHub login of the PR's author: a `github=LOGIN` TXT record for it proves domain control.
+    /// GitHub login of the PR's author, as GitHub reports it (never from the PR's files): the
+    /// only login that may change entries and whose `github=LOGIN` TXT record proves domain
+    /// control. Without it nothing can be verified.
     pub author: Option<String>,
     /// Directory for comment.md and review.json (created if missing).
     pub out: PathBuf,
@@ -104,11 +121,6 @@ impl ReviewError {
 /// `manifesto review`: reviews the PR and writes comment.md, review.json and the step summary.
 /// Printing (annotations, the summary line) and the exit code are the caller's.
 pub async fn run_review(opts: &ReviewOptions) -> Result<ReviewOutput, ReviewError> {
-    if let Some(a) = &opts.author
-        && !registry::is_github_login(a)
-    {
-        return Err(ReviewError::BadAuthor(a.clone()));
-    }
     let checker = Checker::new(opts.check.clone())?;
     let review = review(
         &opts.repo,
@@ -156,7 +168,7 @@ fn append(path: &Path, data: &[u8]) -> Result<(), ReviewError> {
     f.write_all(data).map_err(error)
 }
 
-/// Runs the review (no output written). `author` must already be a valid login, if given.
+/// Runs the review (no output written). `author` must be a valid login, if given.
 pub async fn review(
     repo: &Path,
     base: &str,
@@ -164,6 +176,12 @@ pub async fn review(
     author: Option<&str>,
     checker: &Checker,
 ) -> Result<ReviewReport, ReviewError> {
+    if let Some(a) = author
+        && !registry::is_github_login(a)
+    {
+        // It is compared with logins and quoted in the comment as our own text.
+        return Err(ReviewError::BadAuthor(a.to_owned()));
+    }
     let git = Git {
         dir: repo.to_path_buf(),
     };
@@ -171,8 +189,31 @@ pub async fn review(
     let head_sha = git.commit(head).await?;
     let changes = git.changes(&base_sha, &head_sha).await?;
     let (signatory_changes, other_files) = split_changes(changes);
-    let files = review_files(&git, &head_sha, &signatory_changes).await?;
-    let domains = check_domains(checker, domain_jobs(&files, author)).await;
+    let mut files = review_files(&git, &head_sha, &signatory_changes).await?;
+    judge_authorship(&git, (&base_sha, &head_sha), author, &mut files).await?;
+    let mut problems = Vec::new();
+    if author.is_none() && !files.is_empty() {
+        problems.push(
+            "The pull request's author is not known (the review ran without --author): no \
+             change can be verified as its signer's own, and no domain-control record matched."
+                .to_owned(),
+        );
+    }
+    let mut jobs = domain_jobs(&files);
+    let unchecked_domains: Vec<UncheckedDomain> = if jobs.len() > MAX_DOMAINS_PER_REVIEW {
+        let unchecked = jobs.split_off(MAX_DOMAINS_PER_REVIEW);
+        problems.push(too_many_domains(MAX_DOMAINS_PER_REVIEW + unchecked.len()));
+        unchecked
+            .into_iter()
+            .map(|j| UncheckedDomain {
+                domain: j.domain,
+                file: j.file,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let domains = check_domains(checker, author, jobs).await;
     let mut review = ReviewReport {
         schema: SCHEMA.into(),
         verdict: Verdict::Pass,
@@ -184,6 +225,8 @@ pub async fn review(
         files,
         other_files,
         domains,
+        unchecked_domains,
+        problems,
     };
     review.verdict = review.compute_verdict();
     Ok(review)
@@ -200,14 +243,21 @@ fn split_changes(changes: Vec<Change>) -> (Vec<Change>, Vec<Change>) {
 }
 
 /// The register at head, split for validation: the changed files (`sources`), the others
-/// (`context`), and the changed paths that are no regular file there.
+/// (`context`), and the changed paths that are no blob there.
 struct Register {
     sources: Vec<(PathBuf, Vec<u8>)>,
     context: Vec<(PathBuf, Vec<u8>)>,
     unreadable: BTreeSet<String>,
 }
 
-async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Register, GitError> {
+/// Reads the register at `head`; `ignored` paths (changed files that are not regular files)
+/// are in neither part.
+async fn read_register(
+    git: &Git,
+    head: &str,
+    changed: &[String],
+    ignored: &BTreeSet<&str>,
+) -> Result<Register, GitError> {
     let all_paths = git.signatory_paths(head).await?;
     let contents = git.read_files(head, &all_paths).await?;
     let mut register = Register {
@@ -224,7 +274,7 @@ async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Regi
         }
     }
     for (p, bytes) in &contents {
-        if !changed.contains(p) {
+        if !changed.contains(p) && !ignored.contains(p.as_str()) {
             register.context.push((PathBuf::from(p), bytes.clone()));
         }
     }
@@ -232,18 +282,24 @@ async fn read_register(git: &Git, head: &str, changed: &[String]) -> Result<Regi
 }
 
 /// Validates the changed signatory files against the whole register at head: each file's
-/// problems, and what it declares when it is valid. Deletions are not validated.
+/// problems, and what it declares when it is valid. Deletions are not validated, nor are files
+/// that are not regular files (their only problem is that).
 async fn review_files(
     git: &Git,
     head: &str,
     changes: &[Change],
 ) -> Result<Vec<FileReview>, ReviewError> {
+    let irregular: BTreeMap<&str, FileProblem> = changes
+        .iter()
+        .filter_map(|c| mode_problem(c).map(|p| (c.path.as_str(), p)))
+        .collect();
+    let ignored: BTreeSet<&str> = irregular.keys().copied().collect();
     let changed: Vec<String> = changes
         .iter()
-        .filter(|c| c.kind != ChangeKind::Deleted)
+        .filter(|c| c.kind != ChangeKind::Deleted && !ignored.contains(c.path.as_str()))
         .map(|c| c.path.clone())
         .collect();
-    let register = read_register(git, head, &changed).await?;
+    let register = read_register(git, head, &changed, &ignored).await?;
     let validation = registry::validate_sources_in_context(
         &register.sources,
         &register.context,
@@ -258,8 +314,11 @@ async fn review_files(
             role: None,
             domains: vec![],
             github: None,
+            authorship: None,
         };
-        if c.kind != ChangeKind::Deleted {
+        if let Some(problem) = irregular.get(c.path.as_str()) {
+            review.problems = vec![problem.clone()];
+        } else if c.kind != ChangeKind::Deleted {
             let path = PathBuf::from(&c.path);
             review.problems = file_problems(
                 &validation.errors,
@@ -283,7 +342,37 @@ async fn review_files(
     Ok(files)
 }
 
-/// The validation errors of the file at `path`, and whether it is not a regular file.
+/// Why a changed file is not a signatory file whatever it holds: it is not a regular file at
+/// head. A symbolic link's blob is its target's *name*, which `cat-file` would hand to the
+/// validator while a checkout (the site, `manifesto validate`) follows the link to another
+/// file; a submodule has no contents here at all. An executable bit has no use on a data file
+/// and is refused too, so that the rule is simply "mode 100644". Deletions have no mode.
+fn mode_problem(c: &Change) -> Option<FileProblem> {
+    let mode = c.mode.as_deref()?;
+    if mode == REGULAR_FILE_MODE {
+        return None;
+    }
+    let (what, hint) = match mode {
+        "120000" => (
+            "a symbolic link",
+            "commit the TOML file itself, not a link to one",
+        ),
+        "100755" => (
+            "an executable file",
+            "remove the executable bit: git update-index --chmod=-x FILE (or chmod -x FILE)",
+        ),
+        "160000" => ("a submodule", "commit the TOML file itself"),
+        _ => ("not a plain file", "commit the TOML file itself"),
+    };
+    Some(FileProblem {
+        line: 1,
+        column: 1,
+        message: format!("{what} (git mode {mode}), not a regular file"),
+        hint: format!("{hint}; signatory files are regular files (git mode 100644)"),
+    })
+}
+
+/// The validation errors of the file at `path`, and whether it is no blob at head.
 fn file_problems(errors: &[RegistryError], path: &Path, unreadable: bool) -> Vec<FileProblem> {
     let mut problems: Vec<FileProblem> = errors
         .iter()
@@ -310,53 +399,100 @@ fn file_problem(e: &RegistryError) -> FileProblem {
     }
 }
 
-/// A domain to check: the domain, its file, and the logins that may prove control of it.
+/// Sets each file's authorship: may the PR's `author` make its change? The signer of a file
+/// that existed is read from the base branch (`base`), never from the PR; the signer a file
+/// claims from the head version.
+async fn judge_authorship(
+    git: &Git,
+    (base, head): (&str, &str),
+    author: Option<&str>,
+    files: &mut [FileReview],
+) -> Result<(), GitError> {
+    // A rename's entry is the file it came from; an addition's, whatever the base branch has at
+    // that path (usually nothing).
+    let base_path = |c: &Change| c.from.clone().unwrap_or_else(|| c.path.clone());
+    let base_paths: Vec<String> = files.iter().map(|f| base_path(&f.change)).collect();
+    let base_files = git.read_files(base, &base_paths).await?;
+    let head_paths: Vec<String> = files
+        .iter()
+        .filter(|f| f.change.kind != ChangeKind::Deleted)
+        .map(|f| f.change.path.clone())
+        .collect();
+    let head_files = git.read_files(head, &head_paths).await?;
+    let signer = |files: &BTreeMap<String, Vec<u8>>, path: &str| {
+        files
+            .get(path)
+            .map_or(Signer::Absent, |bytes| Signer::of_file(bytes))
+    };
+    for f in files.iter_mut() {
+        let base_signer = signer(&base_files, &base_path(&f.change));
+        let head_signer = if f.change.kind == ChangeKind::Deleted {
+            Signer::Absent
+        } else {
+            signer(&head_files, &f.change.path)
+        };
+        f.authorship = Some(authorship::judge(
+            f.change.kind,
+            &base_signer,
+            &head_signer,
+            author,
+        ));
+    }
+    Ok(())
+}
+
+/// The review-level problem of a PR that lists `listed` domains, over the cap.
+fn too_many_domains(listed: usize) -> String {
+    let max = MAX_DOMAINS_PER_REVIEW;
+    format!(
+        "This pull request lists {listed} domains; the bot checks at most {max} domains per \
+         review, so the first {max} were checked and {} {} not. Split it into pull requests \
+         of at most {max} domains each, or a maintainer must review it.",
+        listed - max,
+        if listed - max == 1 { "was" } else { "were" }
+    )
+}
+
+/// A domain to check and the signatory file that lists it.
 struct DomainJob {
     domain: String,
     file: String,
-    logins: Vec<String>,
 }
 
-/// Every domain of the valid files that the PR adds, modifies or renames. The file's own
-/// `github` login comes first (the fix names it), then the PR's author.
-fn domain_jobs(files: &[FileReview], author: Option<&str>) -> Vec<DomainJob> {
-    let mut jobs = Vec::new();
-    for f in files.iter().filter(|f| f.is_ok()) {
-        let mut logins: Vec<String> = Vec::new();
-        if let Some(g) = &f.github {
-            logins.push(g.clone());
-        }
-        if let Some(a) = author
-            && !logins.iter().any(|l| l.eq_ignore_ascii_case(a))
-        {
-            logins.push(a.to_owned());
-        }
-        for d in &f.domains {
-            jobs.push(DomainJob {
+/// Every domain of the valid files that the PR adds, modifies or renames.
+fn domain_jobs(files: &[FileReview]) -> Vec<DomainJob> {
+    files
+        .iter()
+        .filter(|f| f.is_ok())
+        .flat_map(|f| {
+            f.domains.iter().map(|d| DomainJob {
                 domain: d.clone(),
                 file: f.change.path.clone(),
-                logins: logins.clone(),
-            });
-        }
-    }
-    jobs
+            })
+        })
+        .collect()
 }
 
-/// Checks the domains, a few at a time, in order; adds domain control to each report.
-async fn check_domains(checker: &Checker, jobs: Vec<DomainJob>) -> Vec<DomainReview> {
+/// Checks the domains, a few at a time, in order; adds domain control (for `author`) to each
+/// report.
+async fn check_domains(
+    checker: &Checker,
+    author: Option<&str>,
+    jobs: Vec<DomainJob>,
+) -> Vec<DomainReview> {
     futures::stream::iter(jobs)
-        .map(|job| check_domain(checker, job))
+        .map(|job| check_domain(checker, author, job))
         .buffered(CONCURRENT_CHECKS)
         .collect()
         .await
 }
 
-async fn check_domain(checker: &Checker, job: DomainJob) -> DomainReview {
+async fn check_domain(checker: &Checker, author: Option<&str>, job: DomainJob) -> DomainReview {
     let (mut report, txt) = tokio::join!(
         checker.check(&job.domain),
         lookup_domain_control(checker.resolver(), &job.domain)
     );
-    let control = judge_domain_control(&job.domain, &job.logins, txt);
+    let control = judge_domain_control(&job.domain, author, txt);
     report
         .requirements
         .insert(RequirementId::DomainControl, control);

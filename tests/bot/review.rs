@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use xmpp_manifesto::bot::github::{MAX_BODY_CHARS, REVIEW_MARKER, verdict_marker};
 use xmpp_manifesto::bot::review::{
-    Change, ChangeKind, DomainReview, FileProblem, FileReview, ReviewReport, SCHEMA, render_comment,
+    Authorship, AuthorshipOutcome, Change, ChangeKind, DomainReview, FileProblem, FileReview,
+    ReviewReport, SCHEMA, UncheckedDomain, render_comment,
 };
+use xmpp_manifesto::output::markdown::escape;
 use xmpp_manifesto::report::{
     Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
     Verdict,
@@ -16,12 +18,13 @@ use xmpp_manifesto::report::{
 
 use crate::support::cli::manifesto;
 use crate::support::dns::Zone;
-use crate::support::git::{Repo, ReviewRun, developer, operator, review};
+use crate::support::git::{Repo, ReviewRun, developer, imported, operator, review};
 use crate::support::pki::Pki;
 use crate::support::prosody::Prosody;
 use crate::support::scenario::Scenario;
 
-/// A base registry of one operator and two developers, committed on `main`; then branch `pr`.
+/// A base registry of one operator, two developers and a 2014 import (no `github`),
+/// committed on `main`; then branch `pr`.
 fn base_repo() -> (Repo, String) {
     let repo = Repo::new();
     repo.write(
@@ -30,6 +33,7 @@ fn base_repo() -> (Repo, String) {
     );
     repo.write("signatories/jane-doe.toml", &developer("Jane Doe", "jane"));
     repo.write("signatories/john-roe.toml", &developer("John Roe", "john"));
+    repo.write("signatories/adam-brault.toml", &imported("Adam Brault"));
     repo.write("README.md", "registry\n");
     let base = repo.commit("base registry");
     repo.branch("pr");
@@ -81,6 +85,15 @@ async fn add_modify_rename_delete() {
 
     let run = review_offline(&repo, &base, &["--author", "ada"]).await;
     assert_eq!(run.json["schema"], SCHEMA, "{}", run.dump());
+    // ada's own file; the three others are other signers' entries (see the authorship tests).
+    for (path, outcome) in [
+        ("signatories/ada-lovelace.toml", "own"),
+        ("signatories/jane-doe.toml", "others-entry"),
+        ("signatories/john-roe-2.toml", "others-entry"),
+        ("signatories/alpha.net.toml", "others-entry"),
+    ] {
+        assert_eq!(authorship(&run, path), outcome, "{path}: {}", run.dump());
+    }
     assert_eq!(
         run.file("signatories/ada-lovelace.toml")["change"]["kind"],
         "added"
@@ -101,10 +114,15 @@ async fn add_modify_rename_delete() {
     }
     assert_eq!(run.json["other_files"], serde_json::json!([]));
     assert_eq!(run.json["domains"], serde_json::json!([]));
-    assert_eq!(run.json["verdict"], "pass", "{}", run.dump());
-    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.json["verdict"], "fail", "{}", run.dump());
+    assert_eq!(run.code, 1, "{}", run.dump());
     assert!(run.comment.starts_with(REVIEW_MARKER), "{}", run.comment);
-    assert!(run.comment.contains(&verdict_marker(Verdict::Pass)));
+    assert!(run.comment.contains(&verdict_marker(Verdict::Fail)));
+    assert!(
+        run.comment.contains("3 files not the author's own"),
+        "{}",
+        run.comment
+    );
     assert!(
         run.comment
             .contains("renamed signatories/john\\-roe\\.toml → signatories/john\\-roe\\-2\\.toml"),
@@ -331,6 +349,7 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
                 kind: ChangeKind::Added,
                 path: format!("signatories/{text}.toml"),
                 from: None,
+                mode: Some("100644".into()),
             },
             problems: vec![FileProblem {
                 line: 1,
@@ -342,11 +361,17 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
             role: None,
             domains: vec![],
             github: None,
+            authorship: Some(Authorship {
+                outcome: AuthorshipOutcome::OthersEntry,
+                owner: Some(text.into()),
+                summary: text.into(),
+            }),
         }],
         other_files: vec![Change {
             kind: ChangeKind::Modified,
             path: text.into(),
             from: None,
+            mode: None,
         }],
         domains: (0..domains)
             .map(|i| DomainReview {
@@ -355,6 +380,11 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
                 report: report.clone(),
             })
             .collect(),
+        unchecked_domains: vec![UncheckedDomain {
+            domain: text.into(),
+            file: text.into(),
+        }],
+        problems: vec![text.into()],
     }
 }
 
@@ -397,7 +427,8 @@ fn huge_fields_are_truncated_but_the_verdict_stays() {
     }
 }
 
-/// Two operators on one real Prosody: one proves domain control with a TXT record, one does not.
+/// Two domains of one operator on one real Prosody: one proves domain control with a TXT record
+/// naming the PR author, one has no record (the fix names the author).
 #[tokio::test(flavor = "multi_thread")]
 async fn domains_are_checked_against_prosody_with_domain_control() {
     let pki = Pki::new();
@@ -429,7 +460,7 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
     );
     repo.write(
         &format!("signatories/{bad}.toml"),
-        &operator("Bad", &[bad], "dave"),
+        &operator("Bad", &[bad], "carol"),
     );
     repo.commit("the PR");
     let mut args = s.network_args();
@@ -465,7 +496,7 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
         .as_str()
         .unwrap();
     assert!(
-        fix.contains("`_xmpp-manifesto.no-txt-operator.net. 3600 IN TXT \"github=dave\"`"),
+        fix.contains("`_xmpp-manifesto.no-txt-operator.net. 3600 IN TXT \"github=carol\"`"),
         "{fix}"
     );
     assert!(
@@ -571,4 +602,350 @@ async fn head_is_read_from_git_not_the_work_tree() {
         "{json:#}"
     );
     assert_eq!(output.status.code(), Some(1));
+}
+
+// Authorship (issue 13): a signature belongs to the person who made it. The PR's author must be
+// the `github` of every file it adds, and of the base version of every file it modifies,
+// renames or deletes; the domain-control record must name the PR's author.
+
+/// The authorship outcome of the changed file `path` in review.json.
+fn authorship<'a>(run: &'a ReviewRun, path: &str) -> &'a str {
+    run.file(path)["authorship"]["outcome"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no authorship for {path}: {}", run.dump()))
+}
+
+/// The signer's own changes pass: modify, rename and delete their own entry, add a new one;
+/// logins compare case-insensitively.
+#[tokio::test(flavor = "multi_thread")]
+async fn own_entries_pass() {
+    let (repo, base) = base_repo();
+    type Edit = fn(&Repo);
+    let cases: [(&str, &str, &str, Edit); 4] = [
+        ("modify", "jane", "signatories/jane-doe.toml", |r| {
+            r.write(
+                "signatories/jane-doe.toml",
+                &developer("Jane Doe", "jane").replace("I support it.", "I still do."),
+            );
+        }),
+        ("rename", "John", "signatories/john-roe-2.toml", |r| {
+            r.rename("signatories/john-roe.toml", "signatories/john-roe-2.toml");
+        }),
+        ("delete", "jane", "signatories/jane-doe.toml", |r| {
+            r.remove("signatories/jane-doe.toml");
+        }),
+        ("add", "ADA", "signatories/ada-lovelace.toml", |r| {
+            r.write(
+                "signatories/ada-lovelace.toml",
+                &developer("Ada Lovelace", "ada"),
+            );
+        }),
+    ];
+    for (case, author, path, edit) in cases {
+        repo.new_pr(&base);
+        edit(&repo);
+        repo.commit(case);
+        let run = review_offline(&repo, &base, &["--author", author]).await;
+        assert_eq!(run.json["verdict"], "pass", "{case}: {}", run.dump());
+        assert_eq!(run.code, 0, "{case}: {}", run.dump());
+        assert_eq!(authorship(&run, path), "own", "{case}: {}", run.dump());
+    }
+}
+
+/// Another signer's entry: mallory may not edit, rename or delete it, however valid the result.
+#[tokio::test(flavor = "multi_thread")]
+async fn others_entries_are_not_verified() {
+    let (repo, base) = base_repo();
+    type Edit = fn(&Repo);
+    let cases: [(&str, &str, &str, Edit); 3] = [
+        ("edit", "signatories/jane-doe.toml", "jane", |r| {
+            r.write(
+                "signatories/jane-doe.toml",
+                &developer("Jane Doe", "jane").replace("I support it.", "I withdraw."),
+            );
+        }),
+        ("rename", "signatories/john-roe-2.toml", "john", |r| {
+            r.rename("signatories/john-roe.toml", "signatories/john-roe-2.toml");
+        }),
+        ("delete", "signatories/jane-doe.toml", "jane", |r| {
+            r.remove("signatories/jane-doe.toml");
+        }),
+    ];
+    for (case, path, owner, edit) in cases {
+        repo.new_pr(&base);
+        edit(&repo);
+        repo.commit(case);
+        let run = review_offline(&repo, &base, &["--author", "mallory"]).await;
+        assert_eq!(run.json["verdict"], "fail", "{case}: {}", run.dump());
+        assert_eq!(run.code, 1, "{case}: {}", run.dump());
+        assert_eq!(
+            authorship(&run, path),
+            "others-entry",
+            "{case}: {}",
+            run.dump()
+        );
+        assert_eq!(run.file(path)["authorship"]["owner"], owner);
+        // The comment says whose it is, who may confirm, and why.
+        let needs = format!("needs {owner}'s confirmation on this pull request, or a maintainer's");
+        assert!(
+            run.comment.contains(&escape(&needs)),
+            "{case}: {}",
+            run.comment
+        );
+        assert!(
+            run.comment
+                .contains("A signature belongs to the person who made it"),
+            "{case}: {}",
+            run.comment
+        );
+        assert!(
+            run.stdout.contains(&format!("::error file={path},")),
+            "{case}: {}",
+            run.dump()
+        );
+        assert!(
+            run.comment.contains(&verdict_marker(Verdict::Fail)),
+            "{case}"
+        );
+    }
+}
+
+/// A new file naming someone else's login (a developer file needs no domain proof, so the
+/// login is all there is).
+#[tokio::test(flavor = "multi_thread")]
+async fn claiming_another_login_is_not_verified() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/linus-torvalds.toml",
+        &developer("Linus Torvalds", "torvalds"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "mallory"]).await;
+    assert_eq!(run.json["verdict"], "fail", "{}", run.dump());
+    assert_eq!(run.code, 1, "{}", run.dump());
+    let file = "signatories/linus-torvalds.toml";
+    assert_eq!(authorship(&run, file), "claims-other", "{}", run.dump());
+    assert_eq!(run.file(file)["authorship"]["owner"], "torvalds");
+    assert!(
+        run.comment.contains(&escape(
+            "names github = torvalds, but the pull request is by mallory"
+        )),
+        "{}",
+        run.comment
+    );
+}
+
+/// A 2014 import names no login: nobody can show it is theirs, whatever github they add.
+#[tokio::test(flavor = "multi_thread")]
+async fn claiming_a_2014_import_is_not_verified() {
+    let (repo, base) = base_repo();
+    let file = "signatories/adam-brault.toml";
+    repo.write(
+        file,
+        &format!("{}github = \"mallory\"\n", imported("Adam Brault")),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "mallory"]).await;
+    assert_eq!(run.json["verdict"], "fail", "{}", run.dump());
+    assert_eq!(run.code, 1, "{}", run.dump());
+    assert_eq!(authorship(&run, file), "unclaimed-entry", "{}", run.dump());
+    assert!(
+        run.comment
+            .contains(&escape("needs a maintainer's confirmation")),
+        "{}",
+        run.comment
+    );
+    assert!(run.comment.contains("2014"), "{}", run.comment);
+}
+
+/// Without --author nothing can be verified: the review says so and does not pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_author_nothing_is_verified() {
+    let (repo, base) = base_repo();
+    repo.write(
+        "signatories/ada-lovelace.toml",
+        &developer("Ada Lovelace", "ada"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &[]).await;
+    assert_eq!(run.json["verdict"], "inconclusive", "{}", run.dump());
+    assert_eq!(run.code, 3, "{}", run.dump());
+    assert_eq!(
+        authorship(&run, "signatories/ada-lovelace.toml"),
+        "no-author"
+    );
+    assert!(
+        run.comment.contains(&escape("without --author")),
+        "{}",
+        run.comment
+    );
+}
+
+/// The TXT record must name the PR's author, not the file's `github`: mallory's edit of
+/// alice's operator entry does not borrow alice's record.
+#[tokio::test(flavor = "multi_thread")]
+async fn domain_control_must_name_the_pr_author() {
+    let (repo, base) = base_repo();
+    let file = "signatories/alpha.net.toml";
+    repo.write(
+        file,
+        &format!(
+            "{}website = \"https://alpha.net/about\"\n",
+            operator("Alpha", &["alpha.net"], "alice")
+        ),
+    );
+    repo.commit("the PR");
+    let zone = || Zone::new().txt("_xmpp-manifesto.alpha.net", "github=alice");
+    let run = review_in_zone(&repo, &base, &["--author", "mallory"], manifesto(), zone()).await;
+    assert_eq!(
+        run.requirement("alpha.net", "domain-control"),
+        "fail",
+        "{}",
+        run.dump()
+    );
+    let summary = run.domain("alpha.net")["report"]["requirements"]["domain-control"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(summary.contains("github=mallory"), "{summary}");
+    assert_eq!(authorship(&run, file), "others-entry", "{}", run.dump());
+    // alice's own PR: the same record proves it.
+    let run = review_in_zone(&repo, &base, &["--author", "alice"], manifesto(), zone()).await;
+    assert_eq!(
+        run.requirement("alpha.net", "domain-control"),
+        "pass",
+        "{}",
+        run.dump()
+    );
+    assert_eq!(authorship(&run, file), "own", "{}", run.dump());
+}
+
+/// End to end on a real Prosody: mallory changes `website` in alice's entry, whose domain
+/// passes every check and whose TXT record names alice. The review must not pass; alice's own
+/// identical PR does.
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_anothers_passing_entry_is_not_verified() {
+    let pki = Pki::new();
+    let domain = "alice-server.net";
+    let host = "xmpp.alice-server.net";
+    let s = Scenario::prosody(Prosody::builder().vhost(domain).cert(&pki.leaf(&[domain])))
+        .await
+        .trusting(&pki)
+        .serve_zone(|zone, s| {
+            zone.xmpp_at(domain, host, s.server())
+                .txt(&format!("_xmpp-manifesto.{domain}"), "github=alice")
+        })
+        .await;
+    let repo = Repo::new();
+    let file = format!("signatories/{domain}.toml");
+    let entry = operator("Alice", &[domain], "alice");
+    repo.write(&file, &entry);
+    let base = repo.commit("base registry");
+    repo.branch("pr");
+    repo.write(
+        &file,
+        &format!("{entry}website = \"https://mallory.net/\"\n"),
+    );
+    repo.commit("the PR");
+
+    let run_as = |author: &str| {
+        let mut args = s.network_args();
+        args.extend(["--author", author, "--timeout", "5"].map(Into::into));
+        tokio::task::block_in_place(|| review(manifesto(), &repo, &base, &args))
+    };
+    let run = run_as("mallory");
+    assert_eq!(run.json["verdict"], "fail", "{}", run.dump());
+    assert_eq!(run.code, 1, "{}", run.dump());
+    assert_eq!(authorship(&run, &file), "others-entry", "{}", run.dump());
+    assert_eq!(run.requirement(domain, "domain-control"), "fail");
+    assert!(
+        run.comment.contains(&escape("needs alice's confirmation")),
+        "{}",
+        run.comment
+    );
+
+    let run = run_as("alice");
+    assert_eq!(run.json["verdict"], "pass", "{}", run.dump());
+    assert_eq!(run.code, 0, "{}", run.dump());
+}
+
+/// Only regular files (git mode 100644) are signatory files: a symbolic link is refused, even
+/// one whose target text is a valid signatory file, and so is an executable file.
+#[tokio::test(flavor = "multi_thread")]
+async fn symlinks_and_executables_are_refused() {
+    let (repo, base) = base_repo();
+    let file = "signatories/ada-lovelace.toml";
+    let valid = developer("Ada Lovelace", "ada");
+    let cases: [(&str, &str); 3] = [
+        ("symlink-to-toml", "symbolic link (git mode 120000)"),
+        ("executable", "executable file (git mode 100755)"),
+        ("symlink", "symbolic link (git mode 120000)"),
+    ];
+    for (case, message) in cases {
+        repo.new_pr(&base);
+        match case {
+            "symlink" => repo.symlink(file, "../README.md"),
+            "symlink-to-toml" => repo.symlink(file, &valid),
+            _ => {
+                repo.write(file, &valid);
+                repo.make_executable(file);
+            }
+        }
+        repo.commit(case);
+        let run = review_offline(&repo, &base, &["--author", "ada"]).await;
+        assert_eq!(run.json["verdict"], "fail", "{case}: {}", run.dump());
+        assert_eq!(run.code, 1, "{case}: {}", run.dump());
+        let problems = run.file(file)["problems"].to_string();
+        assert!(problems.contains(message), "{case}: {}", run.dump());
+        assert!(
+            run.comment.contains("not a regular file"),
+            "{}",
+            run.comment
+        );
+        assert!(
+            run.stdout
+                .contains("::error file=signatories/ada-lovelace.toml,"),
+            "{case}: {}",
+            run.dump()
+        );
+    }
+}
+
+/// At most 16 domains are checked per review: the rest are listed, and the review fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_16_domains_per_review() {
+    let (repo, base) = base_repo();
+    let many: Vec<String> = (1..=16).map(|i| format!("d{i:02}.bob.net")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    repo.write(
+        "signatories/d01.bob.net.toml",
+        &operator("Bob", &many, "bob"),
+    );
+    repo.write(
+        "signatories/extra.bob.net.toml",
+        &operator("Bob again", &["extra.bob.net"], "bob"),
+    );
+    repo.commit("the PR");
+    let run = review_offline(&repo, &base, &["--author", "bob"]).await;
+    assert_eq!(
+        run.json["domains"].as_array().map(Vec::len),
+        Some(16),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.json["unchecked_domains"],
+        serde_json::json!([{"domain": "extra.bob.net", "file": "signatories/extra.bob.net.toml"}]),
+        "{}",
+        run.dump()
+    );
+    let problems = run.json["problems"].to_string();
+    assert!(problems.contains("at most 16 domains"), "{}", run.dump());
+    assert_eq!(run.json["verdict"], "fail");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.comment.contains("at most 16 domains"),
+        "{}",
+        run.comment
+    );
+    assert!(run.comment.contains("extra\\.bob\\.net"), "{}", run.comment);
 }

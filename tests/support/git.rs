@@ -73,6 +73,28 @@ impl Repo {
     pub fn branch(&self, name: &str) {
         self.git(&["checkout", "-q", "-b", name]);
     }
+
+    /// Starts branch `pr` afresh at `base` (the work tree follows): one repository serves
+    /// several pull requests in turn.
+    pub fn new_pr(&self, base: &str) {
+        self.git(&["checkout", "-q", "-B", "pr", base]);
+    }
+
+    /// A symbolic link at `path` whose target is `target`, as git stores it (mode 120000, the
+    /// target text as the blob). The target may be any text, even a whole TOML file.
+    pub fn symlink(&self, path: &str, target: &str) {
+        let p = self.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let _ = std::fs::remove_file(&p);
+        std::os::unix::fs::symlink(target, p).expect("symlink");
+    }
+
+    /// Sets the executable bits of `path` (git records mode 100755).
+    pub fn make_executable(&self, path: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = self.path().join(path);
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
 }
 
 pub fn operator(name: &str, domains: &[&str], github: &str) -> String {
@@ -91,6 +113,15 @@ pub fn developer(name: &str, github: &str) -> String {
     format!(
         "name = {name:?}\nrole = \"developer\"\nstatement = \"I support it.\"\n\
          signed = 2024-05-01\ngithub = {github:?}\n"
+    )
+}
+
+/// A developer signature imported from the 2014 manifesto: `source` and no `github`, as in
+/// the real register (e.g. `signatories/adam-brault.toml`).
+pub fn imported(name: &str) -> String {
+    format!(
+        "name = {name:?}\nrole = \"developer\"\nstatement = \"I support it.\"\n\
+         signed = 2014-03-26\nsource = \"stpeter/manifesto manifesto.txt v0.5 (2014)\"\n"
     )
 }
 

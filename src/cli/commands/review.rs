@@ -18,7 +18,10 @@ pub struct ReviewArgs {
     /// The PR's head commit.
     #[arg(long, value_name = "REF", default_value = "HEAD")]
     pub head: String,
-    /// GitHub login of the PR's author: a `github=LOGIN` TXT record for it proves domain control.
+    /// GitHub login of the PR's author, as GitHub reports it (the workflow passes the event's
+    /// `pull_request.user.login`). Only this login may add or change entries (by their
+    /// `github`), and only its `github=LOGIN` TXT record proves domain control. Without it
+    /// nothing can be verified: the review is at best inconclusive.
     #[arg(long, value_name = "LOGIN")]
     pub author: Option<String>,
     /// Directory for comment.md and review.json (created if missing).
