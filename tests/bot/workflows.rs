@@ -174,7 +174,7 @@ fn a_pr_touching_files_outside_signatories_never_speaks_with_the_bots_voice() {
 fn every_push_takes_verified_away_without_running_pr_code() {
     let text = workflow("label.yml");
     assert!(text.contains("pull_request_target:"));
-    assert!(text.contains("types: [opened, synchronize, reopened]"));
+    assert!(text.contains("types: [opened, synchronize, reopened, edited]"));
     assert!(
         !text.contains("actions/checkout@"),
         "label.yml checks out code"

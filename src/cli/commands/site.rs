@@ -13,7 +13,7 @@ pub struct SiteArgs {
     /// Output directory (created; existing files are overwritten).
     #[arg(long, default_value = "site")]
     pub out: PathBuf,
-    /// Directory of the latest check reports (report-v1 JSON, e.g. <domain>.json). Without it,
+    /// Directory of the latest check reports (report-v1 JSON, e.g. `DOMAIN.json`). Without it,
     /// every domain is shown as not verified yet.
     #[arg(long)]
     pub results: Option<PathBuf>,
