@@ -110,8 +110,8 @@ impl DomainStatus {
             DomainStatus::Verified => 0,
             DomainStatus::Inconclusive => 1,
             DomainStatus::Unverified => 2,
-            DomainStatus::NoService => 3,
-            DomainStatus::Failing => 4,
+            DomainStatus::Failing => 3,
+            DomainStatus::NoService => 4,
         }
     }
 }
