@@ -108,6 +108,8 @@ pub struct Checker {
     resolver: TokioResolver,
     /// DNSSEC-validating, for the `dnssec` and `dane` advisories.
     validating: TokioResolver,
+    /// Whether `validating` validates at all: asked once per checker.
+    root_check: dane::RootCheck,
     roots: Arc<RootCertStore>,
     tls: TlsClient,
     opts: CheckOptions,
@@ -143,6 +145,7 @@ impl Checker {
         Ok(Checker {
             resolver: dns::resolver(&opts.resolvers, opts.timeout)?,
             validating,
+            root_check: dane::RootCheck::default(),
             roots: Arc::new(roots),
             tls: TlsClient::new()?,
             opts,
@@ -167,7 +170,12 @@ impl Checker {
         // discovery fail (inconclusive, never a pass).
         let (endpoints, dnssec) = tokio::join!(
             self.check_endpoints(domain, &discovery, deadline),
-            dane::assess(&self.validating, &discovery, self.opts.timeout * 3)
+            dane::assess(
+                &self.validating,
+                &discovery,
+                self.opts.timeout * 3,
+                &self.root_check
+            )
         );
         dane::degrade_discovery(&dnssec, &mut discovery);
         let software = grade::detect_software(&endpoints);
@@ -188,6 +196,11 @@ impl Checker {
             endpoints,
             software,
         }
+    }
+
+    /// Said once per run: the resolver does not validate DNSSEC (see [`dane::RootCheck`]).
+    pub fn dnssec_note(&self) -> Option<String> {
+        self.root_check.note()
     }
 
     async fn check_endpoints(

@@ -102,6 +102,8 @@ impl SweepConfig {
 #[derive(Debug, Clone)]
 pub struct SweepSummary {
     pub outcomes: Vec<Outcome>,
+    /// Said once per run: this resolver does not validate DNSSEC.
+    pub dnssec_note: Option<String>,
     pub index: StatusIndex,
     pub wall: Duration,
 }
@@ -249,6 +251,7 @@ pub async fn sweep(
     })
     .await?;
     Ok(SweepSummary {
+        dnssec_note: checker.dnssec_note(),
         outcomes,
         index,
         wall: started.elapsed(),

@@ -264,7 +264,7 @@ async fn bogus_signature_makes_discovery_inconclusive() {
     assert_eq!(dane[0]["level"], "info", "{}", run.dump());
 }
 
-/// Without a signed zone (and with the IANA root keys), nothing is claimed: an info advisory.
+/// Without a signed zone (and with the IANA root keys), nothing is claimed about the domain.
 #[tokio::test(flavor = "multi_thread")]
 async fn unsigned_zone_claims_nothing() {
     let pki = Pki::new();
@@ -278,10 +278,18 @@ async fn unsigned_zone_claims_nothing() {
         .check(domain, &["--timeout", "5"])
         .await;
     assert_eq!(run.verdict(), "pass", "{}", run.dump());
-    let dnssec = advisories(&run, "dnssec");
-    assert_eq!(dnssec.len(), 1, "{}", run.dump());
-    assert_eq!(dnssec[0]["level"], "info", "{}", run.dump());
+    // A resolver that returns no signatures for the root zone is the checker's limit, not the
+    // domain's: no advisory on the domain, one note per run on stderr (issue 10).
+    assert!(advisories(&run, "dnssec").is_empty(), "{}", run.dump());
     assert!(advisories(&run, "dane").is_empty(), "{}", run.dump());
+    assert_eq!(
+        run.stderr
+            .matches("this resolver does not validate DNSSEC")
+            .count(),
+        1,
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]

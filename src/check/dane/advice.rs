@@ -8,6 +8,10 @@ use crate::report::{Advisory, AdvisoryLevel, Endpoint};
 /// `dnssec` and `dane` advisories of a check.
 pub fn advisories(domain: &str, assessment: &Assessment, endpoints: &[Endpoint]) -> Vec<Advisory> {
     let mut out = Vec::new();
+    // The resolver, not the domain: said once per run by the caller (RootCheck::note).
+    if assessment.resolver_not_validating {
+        return Vec::new();
+    }
     let nothing = assessment.unavailable.is_none()
         && assessment.srv.is_empty()
         && assessment.srv_absent.is_empty()

@@ -28,6 +28,9 @@ pub struct Assessment {
     /// Why DNSSEC could not be assessed at all (the resolver returns no validatable signature
     /// for the root zone, a timeout...); nothing else is filled in then.
     pub unavailable: Option<String>,
+    /// The resolver itself does not validate (no signatures for the root zone): a property of
+    /// the checker's machine, said once per run ([`RootCheck::note`]), not of the domain.
+    pub resolver_not_validating: bool,
     /// SRV names (without trailing dot) with their service, mode and status.
     pub srv: Vec<(Service, Mode, String, DnssecStatus)>,
     /// SRV names that have no record, and the status of that denial (a forged denial can hide
@@ -47,8 +50,9 @@ pub async fn assess(
     resolver: &TokioResolver,
     discovery: &Discovery,
     budget: Duration,
+    root: &RootCheck,
 ) -> Assessment {
-    match tokio::time::timeout(budget, assess_inner(resolver, discovery)).await {
+    match tokio::time::timeout(budget, assess_inner(resolver, discovery, root)).await {
         Ok(a) => a,
         Err(_) => Assessment {
             unavailable: Some(format!(
@@ -60,16 +64,21 @@ pub async fn assess(
     }
 }
 
-async fn assess_inner(resolver: &TokioResolver, discovery: &Discovery) -> Assessment {
+async fn assess_inner(
+    resolver: &TokioResolver,
+    discovery: &Discovery,
+    root: &RootCheck,
+) -> Assessment {
     let mut out = Assessment::default();
     if nothing_found(discovery) {
         // Nothing to validate (and no extra wait when DNS is down).
         return out;
     }
-    if let Err(why) = root_validates(resolver).await {
+    if let Err(why) = root.get(resolver).await {
         out.unavailable = Some(format!(
             "the resolver gave no validatable signature for the root zone ({why}); use a DNSSEC-aware resolver"
         ));
+        out.resolver_not_validating = true;
         return out;
     }
     let (srv, srv_absent, hosts) = tokio::join!(
@@ -99,6 +108,33 @@ fn nothing_found(discovery: &Discovery) -> bool {
 
 /// Does this resolver return validatable signatures at all? The root zone's SOA must be
 /// secure; else nothing it says about DNSSEC can be trusted.
+/// Whether the resolver validates at all, asked once per [`crate::check::Checker`] (a run): a
+/// stub resolver that strips DNSSEC (127.0.0.53 on Ubuntu, GitHub's runners) is a fact about the
+/// checker's machine, so it is said once, not as an advisory on every domain.
+#[derive(Debug, Default)]
+pub struct RootCheck(tokio::sync::OnceCell<Result<(), String>>);
+
+impl RootCheck {
+    async fn get(&self, resolver: &TokioResolver) -> Result<(), String> {
+        self.0
+            .get_or_init(|| root_validates(resolver))
+            .await
+            .clone()
+    }
+
+    /// The line to print once per run when the resolver does not validate; None when it does
+    /// or when it was never asked.
+    pub fn note(&self) -> Option<String> {
+        match self.0.get() {
+            Some(Err(why)) => Some(format!(
+                "note: this resolver does not validate DNSSEC ({why}): the dnssec and dane \
+                 advisories were skipped; use --resolver with a validating resolver to get them"
+            )),
+            _ => None,
+        }
+    }
+}
+
 async fn root_validates(resolver: &TokioResolver) -> Result<(), String> {
     match validate(resolver, ".", RecordType::SOA).await {
         Some(DnssecStatus::Secure) => Ok(()),

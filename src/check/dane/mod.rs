@@ -22,7 +22,7 @@ mod tlsa;
 mod tests;
 
 pub use advice::advisories;
-pub use assess::{Assessment, NameStatus, assess, degrade_discovery};
+pub use assess::{Assessment, NameStatus, RootCheck, assess, degrade_discovery};
 pub(crate) use lookup::tlsa_records;
 pub use lookup::{DnssecStatus, TlsaLookup, lookup_tlsa, validating_resolver};
 pub use tlsa::{DaneMatch, MAX_TLSA_RECORDS, Tlsa, match_tlsa, suggested_tlsa, tlsa_name};

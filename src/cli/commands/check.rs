@@ -96,6 +96,9 @@ pub(crate) async fn execute(args: CheckArgs) -> Result<Exit, CheckCommandError> 
     let reports: Vec<Report> =
         futures::future::join_all(domains.iter().map(|d| checker.check(d))).await;
     print_reports(&reports, args.format.into(), args.color).map_err(CheckCommandError::Output)?;
+    if let Some(note) = checker.dnssec_note() {
+        eprintln!("{}", crate::text::neutralize(&note));
+    }
     Ok(Exit::for_verdicts(reports.iter().map(|r| r.verdict)))
 }
 

@@ -58,6 +58,9 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<Exit> {
             return Ok(exit::for_sweep_error(&e));
         }
     };
+    if let Some(note) = &summary.dnssec_note {
+        eprintln!("{}", crate::text::neutralize(note));
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
         .write_all(sweep::render_summary(&summary).as_bytes())
