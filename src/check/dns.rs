@@ -86,7 +86,9 @@ pub fn srv_name(service: Service, mode: Mode, domain: &str) -> String {
 }
 
 enum SrvAnswer {
-    Records(Vec<(u16, u16, u16, String)>),
+    /// The records kept (at most [`MAX_SRV_RECORDS`], in priority order) and how many the
+    /// answer held.
+    Records(Vec<(u16, u16, u16, String)>, usize),
     NoRecords,
     Absent,
     Error(String),
@@ -117,16 +119,19 @@ fn srv_answer(answers: &[hickory_proto::rr::Record]) -> SrvAnswer {
             )),
             _ => None,
         })
-        .take(MAX_SRV_RECORDS)
         .collect();
-    records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    // Sorted before the cap, so the records kept are the ones a client would try first,
+    // whatever order the server sent.
+    records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.3.cmp(&b.3)));
     if records.is_empty() {
         SrvAnswer::NoRecords
     } else if records.len() == 1 && records[0].3.is_empty() {
         SrvAnswer::Absent
     } else {
         records.retain(|r| !r.3.is_empty());
-        SrvAnswer::Records(records)
+        let total = records.len();
+        records.truncate(MAX_SRV_RECORDS);
+        SrvAnswer::Records(records, total)
     }
 }
 
@@ -306,9 +311,15 @@ fn srv_record(
         detail: None,
     };
     match answer {
-        SrvAnswer::Records(records) => {
+        SrvAnswer::Records(records, total) => {
             seen.any_srv = true;
             record.outcome = DiscoveryOutcome::Found;
+            if *total > records.len() {
+                record.detail = Some(format!(
+                    "{total} SRV records: only the first {} (by priority and weight) are checked",
+                    records.len()
+                ));
+            }
             for (priority, weight, port, target) in records {
                 record
                     .records
