@@ -19,12 +19,7 @@ pub fn xmpp_stream(data: &[u8]) {
         if stream.push(piece).is_err() {
             return;
         }
-        loop {
-            match stream.next_event() {
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = stream.next_event() {}
     }
 }
 
