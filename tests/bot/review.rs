@@ -12,8 +12,8 @@ use xmpp_manifesto::bot::review::{
 };
 use xmpp_manifesto::output::markdown::escape;
 use xmpp_manifesto::report::{
-    Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
-    Verdict,
+    Advisory, AdvisoryLevel, Coverage, CoverageStatus, NotChecked, Report, Requirement,
+    RequirementId, SCHEMA as REPORT_SCHEMA, Status, Verdict,
 };
 
 use crate::support::cli::manifesto;
@@ -335,6 +335,15 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
         discovery: vec![],
         endpoints: vec![],
         software: None,
+        coverage: Some(Coverage {
+            status: CoverageStatus::Partial,
+            summary: text.into(),
+            families: vec![],
+            not_checked: vec![NotChecked {
+                endpoint: text.into(),
+                reason: text.into(),
+            }],
+        }),
     };
     ReviewReport {
         schema: SCHEMA.into(),
