@@ -513,6 +513,19 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
         "the comment shows the record:\n{}",
         run.comment
     );
+    // Every report says what it could see, and so does the comment.
+    assert_eq!(
+        run.domain(good)["report"]["coverage"]["status"],
+        "full",
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.comment
+            .contains("\nCoverage: checked every endpoint found, over IPv4.\n"),
+        "{}",
+        run.comment
+    );
     assert_eq!(run.json["verdict"], "fail");
     assert_eq!(run.code, 1, "{}", run.dump());
     assert!(

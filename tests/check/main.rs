@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod coverage;
 mod dnssec;
 mod fake_servers;
 mod harness;
