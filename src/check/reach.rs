@@ -38,6 +38,12 @@ use crate::report::{Endpoint, ErrorKind, IpFamily};
 /// system call each).
 const CACHE_CAP: usize = 4096;
 
+/// EAFNOSUPPORT: the kernel has no such address family at all (IPv6 disabled).
+#[cfg(target_os = "linux")]
+const EAFNOSUPPORT: i32 = 97;
+#[cfg(not(target_os = "linux"))]
+const EAFNOSUPPORT: i32 = 47;
+
 /// Looks up a route to `addr` without sending anything: `Ok` when this machine could send
 /// there. Not cached.
 pub(crate) fn route_lookup(addr: SocketAddr) -> io::Result<()> {
@@ -47,6 +53,25 @@ pub(crate) fn route_lookup(addr: SocketAddr) -> io::Result<()> {
     };
     let socket = UdpSocket::bind(local)?;
     socket.connect(addr)
+}
+
+/// Whether a failed route lookup says this machine cannot send there: no route (or an
+/// unreachable, prohibit or blackhole one), no source address, no such family. Other failures
+/// (out of file descriptors...) say nothing about routes: the connect will tell.
+fn says_no_route(e: &io::Error) -> bool {
+    use io::ErrorKind::{
+        AddrNotAvailable, HostUnreachable, InvalidInput, NetworkDown, NetworkUnreachable,
+        PermissionDenied,
+    };
+    matches!(
+        e.kind(),
+        NetworkUnreachable
+            | HostUnreachable
+            | NetworkDown
+            | AddrNotAvailable
+            | PermissionDenied
+            | InvalidInput
+    ) || e.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
 /// Why this machine cannot contact `addr` at all, or `None` when it has a route there.
@@ -61,9 +86,12 @@ pub(crate) fn no_route(addr: SocketAddr) -> Option<String> {
     if let Some(known) = lock().get(&addr.ip()) {
         return known.clone();
     }
-    let answer = route_lookup(addr)
-        .err()
-        .map(|e| no_route_reason(addr.ip(), &e));
+    let answer = match route_lookup(addr) {
+        Ok(()) => None,
+        Err(e) if says_no_route(&e) => Some(no_route_reason(addr.ip(), &e)),
+        // Not an answer about routes: not cached, and the connect decides.
+        Err(_) => return None,
+    };
     let mut routes = lock();
     if routes.len() < CACHE_CAP {
         routes.insert(addr.ip(), answer.clone());
@@ -79,7 +107,9 @@ fn no_route_reason(ip: IpAddr, e: &io::Error) -> String {
         io::ErrorKind::AddrNotAvailable => {
             format!("this checker has no {family} address to connect from")
         }
-        io::ErrorKind::Unsupported => format!("this checker has no {family} support"),
+        _ if e.raw_os_error() == Some(EAFNOSUPPORT) => {
+            format!("this checker has no {family} support")
+        }
         // An unreachable or prohibit route, a firewall rule: still this machine's.
         kind => format!("this checker has no {family} route ({kind})"),
     }
@@ -127,6 +157,7 @@ pub(crate) fn not_checked_by_connect(e: &ConnectError) -> Option<String> {
         io::ErrorKind::AddrNotAvailable => Some(no_route_reason(addr.ip(), e)),
         io::ErrorKind::NetworkUnreachable => route_lookup(*addr)
             .err()
+            .filter(says_no_route)
             .map(|_| no_route_reason(addr.ip(), e)),
         _ => None,
     }
@@ -233,5 +264,16 @@ mod tests {
             no_route_reason("192.0.2.1".parse().unwrap(), &e),
             "this checker has no IPv4 route (host unreachable)"
         );
+        let e = io::Error::from_raw_os_error(EAFNOSUPPORT);
+        assert!(says_no_route(&e));
+        assert_eq!(
+            no_route_reason("2a01:4f8::1".parse().unwrap(), &e),
+            "this checker has no IPv6 support"
+        );
+        // Out of file descriptors says nothing about routes.
+        assert!(!says_no_route(&io::Error::from(io::ErrorKind::Other)));
+        assert!(says_no_route(&io::Error::from(
+            io::ErrorKind::NetworkUnreachable
+        )));
     }
 }
