@@ -31,6 +31,10 @@ pub struct Report {
     /// Server software, when the server revealed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<Software>,
+    /// Which endpoints and address families this check could see, and why not the others.
+    /// Absent from reports written before coverage was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
@@ -428,6 +432,139 @@ pub enum ErrorKind {
     Tls,
     /// The TLS handshake failed because no TLS 1.2/1.3 forward-secret suite is accepted.
     TlsIncompatible,
+    /// Not contacted because of the checker, not the server: this machine has no route to the
+    /// address's family, or `--ip-family` excluded it. Never graded (see [`Coverage`]).
+    NotChecked,
+}
+
+/// An IP address family.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The family of `ip`; an IPv4-mapped IPv6 address is IPv4 (that is where it goes).
+    pub fn of(ip: std::net::IpAddr) -> IpFamily {
+        if ip.to_canonical().is_ipv4() {
+            IpFamily::Ipv4
+        } else {
+            IpFamily::Ipv6
+        }
+    }
+
+    /// The JSON name and the `--ip-family` value: `ipv4`, `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+
+    /// For people: `IPv4`, `IPv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "IPv4",
+            IpFamily::Ipv6 => "IPv6",
+        }
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How much of a domain a check could see.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoverageStatus {
+    /// Every endpoint that has an address was checked (or there was none).
+    Full,
+    /// Some endpoints could not be checked from here.
+    Partial,
+    /// No endpoint could be checked from here.
+    #[serde(rename = "none")]
+    Nothing,
+}
+
+impl CoverageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageStatus::Full => "full",
+            CoverageStatus::Partial => "partial",
+            CoverageStatus::Nothing => "none",
+        }
+    }
+}
+
+/// Which endpoints a check could see. Requirements are judged on the endpoints checked; the
+/// others are the checker's limits (no route to a family, `--ip-family`), not the server's
+/// faults, and this says so.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Coverage {
+    pub status: CoverageStatus,
+    /// One plain sentence, e.g. "checked over IPv4 only: a lax IPv6 endpoint could not be seen
+    /// from here (this checker has no IPv6 route)".
+    pub summary: String,
+    /// Each family the domain's endpoints use, IPv4 first.
+    #[serde(default)]
+    pub families: Vec<FamilyCoverage>,
+    /// Each endpoint not checked, and why.
+    #[serde(default)]
+    pub not_checked: Vec<NotChecked>,
+}
+
+impl Coverage {
+    /// What the history keeps of it.
+    pub fn brief(&self) -> CoverageBrief {
+        let only = match self.families.as_slice() {
+            _ if self.status != CoverageStatus::Partial => None,
+            families => {
+                let mut checked = families.iter().filter(|f| f.checked > 0);
+                match (checked.next(), checked.next()) {
+                    (Some(f), None) if f.not_checked == 0 => Some(f.family),
+                    _ => None,
+                }
+            }
+        };
+        CoverageBrief {
+            status: self.status,
+            only,
+        }
+    }
+}
+
+/// The endpoints of one address family.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FamilyCoverage {
+    pub family: IpFamily,
+    pub checked: usize,
+    pub not_checked: usize,
+    /// Why some were not checked, e.g. "this checker has no IPv6 route".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// An endpoint that was not checked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NotChecked {
+    /// As evidence lines name it ([`Endpoint::label`]).
+    pub endpoint: String,
+    pub reason: String,
+}
+
+/// Coverage in brief, as histories and lifecycles keep it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CoverageBrief {
+    pub status: CoverageStatus,
+    /// Set when the check saw exactly one family, all of it, and nothing of the other: what
+    /// "verified (IPv4 only)" rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<IpFamily>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

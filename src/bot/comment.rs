@@ -79,6 +79,8 @@ struct RowView {
 struct DomainView {
     heading: String,
     file: String,
+    /// What the check could see (escaped), when the report says.
+    coverage: Option<String>,
     rows: Vec<RowView>,
     details: Option<String>,
 }
@@ -353,6 +355,7 @@ fn domain_view(d: &DomainReview, detail: Detail) -> DomainView {
     DomainView {
         heading: format!("{}: {}", esc(&d.domain, clip), verdict_badge(r.verdict)),
         file: esc(&d.file, clip),
+        coverage: r.coverage.as_ref().map(|c| esc(&c.summary, clip)),
         rows,
         details,
     }

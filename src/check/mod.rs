@@ -3,6 +3,7 @@
 pub(crate) mod address;
 pub(crate) mod advisories;
 pub(crate) mod context;
+pub(crate) mod coverage;
 pub mod dane;
 pub(crate) mod dns;
 pub(crate) mod grade;
@@ -10,6 +11,7 @@ pub(crate) mod identity;
 pub(crate) mod net;
 pub(crate) mod posture;
 pub(crate) mod probes;
+pub(crate) mod reach;
 pub(crate) mod session;
 pub(crate) mod tls;
 pub(crate) mod xml;
@@ -30,7 +32,7 @@ use crate::check::context::Context;
 use crate::check::dns::{Discovery, MAX_ENDPOINTS};
 use crate::check::tls::TlsClient;
 use crate::check::xml::Limits;
-use crate::report::{Endpoint, ErrorKind, Report, SCHEMA, Verdict};
+use crate::report::{Endpoint, ErrorKind, IpFamily, Report, SCHEMA, Verdict};
 
 /// Default overall deadline of one domain's check.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -64,6 +66,10 @@ pub struct CheckOptions {
     pub pacer: Option<Arc<net::Pacer>>,
     /// Posture results shared by every check of a sweep (see `crate::check::posture::PostureCache`).
     pub posture_cache: Option<Arc<crate::check::posture::PostureCache>>,
+    /// Check only the endpoints of this family (`None`: both); the others are not checked.
+    pub ip_family: Option<IpFamily>,
+    /// A requirement that rests on part of its endpoints is inconclusive, not a pass.
+    pub require_full_coverage: bool,
 }
 
 impl Default for CheckOptions {
@@ -80,6 +86,8 @@ impl Default for CheckOptions {
             probe_wait_min: Duration::from_millis(400),
             pacer: None,
             posture_cache: None,
+            ip_family: None,
+            require_full_coverage: false,
         }
     }
 }
@@ -179,7 +187,11 @@ impl Checker {
         );
         dane::degrade_discovery(&dnssec, &mut discovery);
         let software = grade::detect_software(&endpoints);
-        let requirements = grade::requirements(domain, &discovery, &endpoints, software);
+        let mut requirements = grade::requirements(domain, &discovery, &endpoints, software);
+        let coverage = coverage::of(&endpoints);
+        if self.opts.require_full_coverage {
+            coverage::require_full(&mut requirements, &endpoints, &coverage);
+        }
         let verdict = Verdict::from_requirements(&requirements);
         let mut advisories = crate::check::advisories::advisories(&endpoints, checked_at);
         advisories.extend(dane::advisories(domain, &dnssec, &endpoints));
@@ -195,6 +207,7 @@ impl Checker {
             discovery: discovery.records,
             endpoints,
             software,
+            coverage: Some(coverage),
         }
     }
 
@@ -265,6 +278,7 @@ impl Checker {
             }
         }
         planned.truncate(MAX_ENDPOINTS);
+        reach::mark_not_checked(&mut planned, self.opts.ip_family);
         let ctx = &ctx;
         let limit = self.opts.deadline;
         futures::future::join_all(planned.into_iter().map(|(ep, addr)| async move {

@@ -37,6 +37,12 @@ impl Failure {
 
 impl From<net::ConnectError> for Failure {
     fn from(e: net::ConnectError) -> Self {
+        if let Some(reason) = crate::check::reach::not_checked_by_connect(&e) {
+            return Failure {
+                kind: ErrorKind::NotChecked,
+                message: reason,
+            };
+        }
         let kind = match e {
             net::ConnectError::Timeout(..) => ErrorKind::Timeout,
             net::ConnectError::Io(..) => ErrorKind::Unreachable,

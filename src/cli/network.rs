@@ -4,9 +4,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::check::{CheckOptions, DEFAULT_S2S_FROM};
+use crate::report::IpFamily;
 
 /// Network options shared by every command that checks domains.
 #[derive(Debug, Clone, Args)]
@@ -41,6 +42,33 @@ pub struct NetworkArgs {
     /// The shortest wait for a probe's answer, in seconds (raise it on slow links).
     #[arg(long, value_name = "SECS", default_value_t = 0.4, value_parser = parse_secs, hide = true)]
     pub probe_wait_min: f64,
+    /// Check only the endpoints of one address family; those of the other are reported as not
+    /// checked (excluded by --ip-family).
+    #[arg(long, value_enum, value_name = "FAMILY", default_value_t = IpFamilyArg::Any)]
+    pub ip_family: IpFamilyArg,
+    /// Partial coverage is inconclusive: a requirement passes only when every one of its
+    /// endpoints could be checked from here (none left out by a missing route or --ip-family).
+    #[arg(long)]
+    pub require_full_coverage: bool,
+}
+
+/// The clap face of `CheckOptions::ip_family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IpFamilyArg {
+    /// Both IPv4 and IPv6.
+    Any,
+    Ipv4,
+    Ipv6,
+}
+
+impl IpFamilyArg {
+    fn family(self) -> Option<IpFamily> {
+        match self {
+            IpFamilyArg::Any => None,
+            IpFamilyArg::Ipv4 => Some(IpFamily::Ipv4),
+            IpFamilyArg::Ipv6 => Some(IpFamily::Ipv6),
+        }
+    }
 }
 
 impl NetworkArgs {
@@ -57,6 +85,8 @@ impl NetworkArgs {
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
             pacer: None,
             posture_cache: None,
+            ip_family: self.ip_family.family(),
+            require_full_coverage: self.require_full_coverage,
         }
     }
 }

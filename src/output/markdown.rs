@@ -106,6 +106,9 @@ fn title(r: &Report, heading: usize, out: &mut String) {
             .map(|s| format!("; server software: {}", s.name()))
             .unwrap_or_default()
     );
+    if let Some(c) = &r.coverage {
+        let _ = writeln!(out, "Coverage: {}.\n", escape(&c.summary));
+    }
 }
 
 fn requirements_table(r: &Report, out: &mut String) {

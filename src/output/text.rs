@@ -95,6 +95,9 @@ impl Text {
         if let Some(s) = r.software {
             let _ = writeln!(out, "  server software: {}", s.name());
         }
+        if let Some(c) = &r.coverage {
+            let _ = writeln!(out, "  coverage: {}", clean(&c.summary));
+        }
         let _ = writeln!(out);
         for (id, req) in &r.requirements {
             let basis = req

@@ -11,13 +11,18 @@
 //! - `lapsed`: the same, beyond the grace period (`since` is the moment it lapsed);
 //! - `unreachable`: the last check was inconclusive (network trouble, no answer);
 //! - `never-verified`: no check ever passed (including never checked at all).
+//!
+//! Each entry also keeps the coverage of its check in brief (absent from entries written before
+//! coverage was recorded), and the lifecycle carries that of the last check: a domain verified
+//! from a machine that could see only its IPv4 endpoints is "verified (IPv4 only)", not
+//! verified over everything it serves.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::report::{Report, RequirementId, Status, Verdict};
+use crate::report::{CoverageBrief, Report, RequirementId, Status, Verdict};
 
 /// One check of one domain, as kept in the history (one compact JSON line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +37,9 @@ pub struct HistoryEntry {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tool_version: String,
+    /// What the check could see, in brief.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageBrief>,
 }
 
 impl HistoryEntry {
@@ -46,6 +54,7 @@ impl HistoryEntry {
                 .collect(),
             duration_ms: report.duration_ms,
             tool_version: report.tool_version.clone(),
+            coverage: report.coverage.as_ref().map(|c| c.brief()),
         }
     }
 
@@ -57,6 +66,7 @@ impl HistoryEntry {
             requirements: BTreeMap::new(),
             duration_ms: 0,
             tool_version: String::new(),
+            coverage: None,
         }
     }
 }
@@ -142,6 +152,9 @@ pub struct Lifecycle {
     /// Number of checks in the history.
     #[serde(default)]
     pub checks: usize,
+    /// What the last check could see, in brief, when its history says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageBrief>,
 }
 
 /// The default grace period before a failing domain lapses.
@@ -161,6 +174,7 @@ pub fn derive(history: &[HistoryEntry], now: OffsetDateTime, grace: Duration) ->
         last_pass: last_pass_index.map(|i| entries[i].checked_at),
         last_checked: entries.last().map(|e| e.checked_at),
         checks: entries.len(),
+        coverage: entries.last().and_then(|e| e.coverage),
     };
     let (Some(last), Some(last_pass_index)) = (entries.last(), last_pass_index) else {
         return lc;
@@ -383,6 +397,35 @@ mod tests {
         }
         assert_eq!(events, vec![Event::Lapsed, Event::Recovered]);
         assert!(!open);
+    }
+
+    #[test]
+    fn the_last_checks_coverage_is_carried() {
+        use crate::report::{CoverageStatus, IpFamily};
+        let partial = CoverageBrief {
+            status: CoverageStatus::Partial,
+            only: Some(IpFamily::Ipv4),
+        };
+        let mut h = history("PPP");
+        h[2].coverage = Some(partial);
+        let lc = derive(&h, day(2), GRACE);
+        assert_eq!((lc.state, lc.coverage), (State::Verified, Some(partial)));
+        // An older check's coverage says nothing about the last one.
+        h[2].coverage = None;
+        h[1].coverage = Some(partial);
+        assert_eq!(derive(&h, day(2), GRACE).coverage, None);
+        let line = serde_json::to_string(&h[1]).unwrap();
+        assert!(
+            line.contains(r#""coverage":{"status":"partial","only":"ipv4"}"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<HistoryEntry>(&line).unwrap(), h[1]);
+        // Lines written before coverage was recorded still read.
+        let old = r#"{"checked_at":"2026-01-01T06:00:00Z","verdict":"pass"}"#;
+        assert_eq!(
+            serde_json::from_str::<HistoryEntry>(old).unwrap().coverage,
+            None
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(super) struct ReportView {
     pub(super) tool_version: String,
     pub(super) duration: String,
     pub(super) software: Option<&'static str>,
+    /// What the check could see, when the report says.
+    pub(super) coverage: Option<String>,
     pub(super) requirements: Vec<RequirementView>,
     pub(super) advisories: Vec<AdvisoryView>,
     pub(super) endpoints: Vec<EndpointView>,
@@ -61,6 +63,7 @@ pub(super) fn report_view(r: &Report) -> ReportView {
         tool_version: r.tool_version.clone(),
         duration: format!("{:.1} s", r.duration_ms as f64 / 1000.0),
         software: r.software.map(|s| s.name()),
+        coverage: r.coverage.as_ref().map(|c| c.summary.clone()),
         requirements: r
             .requirements
             .iter()

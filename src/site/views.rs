@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::{DomainStatus, date_str};
 use crate::register::lifecycle::{Lifecycle, State};
 use crate::register::registry::{Role, Signatory};
+use crate::report::{CoverageBrief, CoverageStatus, IpFamily};
 
 /// The counts at the top of the index, also in `signatories.json`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -72,10 +73,29 @@ pub(super) struct LifecycleView {
     pub(super) shown: bool,
 }
 
+/// "verified since", or what the last check could see when it was not everything: a pass
+/// over IPv4 alone is "verified (IPv4 only)".
+fn verified_label(coverage: Option<CoverageBrief>) -> &'static str {
+    match coverage {
+        Some(CoverageBrief {
+            status: CoverageStatus::Partial,
+            only,
+        }) => match only {
+            Some(IpFamily::Ipv4) => "verified (IPv4 only) since",
+            Some(IpFamily::Ipv6) => "verified (IPv6 only) since",
+            None => "verified (partly checked) since",
+        },
+        _ => "verified since",
+    }
+}
+
 pub(super) fn lifecycle_view(lc: &Lifecycle) -> LifecycleView {
     let day = |t: Option<OffsetDateTime>| t.map(|t| date_str(t.date()));
+    let nothing_seen = lc
+        .coverage
+        .is_some_and(|c| c.status == CoverageStatus::Nothing);
     let (label, note) = match lc.state {
-        State::Verified => ("verified since", None),
+        State::Verified => (verified_label(lc.coverage), None),
         State::Failing => (
             "failing since",
             day(lc.lapses_at).map(|d| format!("lapses on {d} unless fixed")),
@@ -84,11 +104,24 @@ pub(super) fn lifecycle_view(lc: &Lifecycle) -> LifecycleView {
             "lapsed on",
             day(lc.failing_since).map(|d| format!("failing since {d}")),
         ),
+        // The checker could reach none of its endpoints: its limit, not the domain's fault.
+        State::Unreachable if nothing_seen => (
+            "unreachable since",
+            Some(match day(lc.last_pass) {
+                Some(d) => {
+                    format!("the checker could reach none of its endpoints; last verified {d}")
+                }
+                None => "the checker could reach none of its endpoints".to_owned(),
+            }),
+        ),
         State::Unreachable => (
             "unreachable since",
             day(lc.last_pass).map(|d| format!("last verified {d}")),
         ),
-        State::NeverVerified => ("never verified", None),
+        State::NeverVerified => (
+            "never verified",
+            nothing_seen.then(|| "the checker could reach none of its endpoints".to_owned()),
+        ),
     };
     LifecycleView {
         state: lc.state.as_str(),
@@ -203,5 +236,69 @@ pub(super) fn signatory_view(s: &Signatory) -> SignatoryView {
         signed: date_str(s.signed),
         imported: s.is_imported(),
         source: s.source.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::register::lifecycle::{HistoryEntry, derive};
+    use crate::report::Verdict;
+    use time::macros::datetime;
+
+    fn view(verdict: Verdict, status: CoverageStatus, only: Option<IpFamily>) -> LifecycleView {
+        let mut entry = HistoryEntry::new(datetime!(2026-01-01 06:00 UTC), verdict);
+        entry.coverage = Some(CoverageBrief { status, only });
+        let lc = derive(
+            &[entry],
+            datetime!(2026-01-02 06:00 UTC),
+            time::Duration::days(14),
+        );
+        lifecycle_view(&lc)
+    }
+
+    #[test]
+    fn verified_says_what_was_seen() {
+        use CoverageStatus::{Full, Nothing, Partial};
+        let pass = Verdict::Pass;
+        assert_eq!(view(pass, Full, None).label, "verified since");
+        assert_eq!(
+            view(pass, Partial, Some(IpFamily::Ipv4)).label,
+            "verified (IPv4 only) since"
+        );
+        assert_eq!(
+            view(pass, Partial, Some(IpFamily::Ipv6)).label,
+            "verified (IPv6 only) since"
+        );
+        assert_eq!(
+            view(pass, Partial, None).label,
+            "verified (partly checked) since"
+        );
+        let unseen = view(Verdict::Inconclusive, Nothing, None);
+        assert_eq!(
+            (unseen.state, unseen.note.as_deref()),
+            (
+                "never-verified",
+                Some("the checker could reach none of its endpoints")
+            )
+        );
+        let mut history = vec![HistoryEntry::new(datetime!(2026-01-01 06:00 UTC), pass)];
+        let mut last = HistoryEntry::new(datetime!(2026-01-02 06:00 UTC), Verdict::Inconclusive);
+        last.coverage = Some(CoverageBrief {
+            status: Nothing,
+            only: None,
+        });
+        history.push(last);
+        let lc = derive(
+            &history,
+            datetime!(2026-01-03 06:00 UTC),
+            time::Duration::days(14),
+        );
+        let v = lifecycle_view(&lc);
+        assert_eq!(v.label, "unreachable since");
+        assert_eq!(
+            v.note.as_deref(),
+            Some("the checker could reach none of its endpoints; last verified 2026-01-01")
+        );
     }
 }

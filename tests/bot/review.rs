@@ -12,8 +12,8 @@ use xmpp_manifesto::bot::review::{
 };
 use xmpp_manifesto::output::markdown::escape;
 use xmpp_manifesto::report::{
-    Advisory, AdvisoryLevel, Report, Requirement, RequirementId, SCHEMA as REPORT_SCHEMA, Status,
-    Verdict,
+    Advisory, AdvisoryLevel, Coverage, CoverageStatus, NotChecked, Report, Requirement,
+    RequirementId, SCHEMA as REPORT_SCHEMA, Status, Verdict,
 };
 
 use crate::support::cli::manifesto;
@@ -335,6 +335,15 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
         discovery: vec![],
         endpoints: vec![],
         software: None,
+        coverage: Some(Coverage {
+            status: CoverageStatus::Partial,
+            summary: text.into(),
+            families: vec![],
+            not_checked: vec![NotChecked {
+                endpoint: text.into(),
+                reason: text.into(),
+            }],
+        }),
     };
     ReviewReport {
         schema: SCHEMA.into(),
@@ -502,6 +511,19 @@ async fn domains_are_checked_against_prosody_with_domain_control() {
     assert!(
         run.comment.contains(fix),
         "the comment shows the record:\n{}",
+        run.comment
+    );
+    // Every report says what it could see, and so does the comment.
+    assert_eq!(
+        run.domain(good)["report"]["coverage"]["status"],
+        "full",
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.comment
+            .contains("\nCoverage: checked every endpoint found, over IPv4.\n"),
+        "{}",
         run.comment
     );
     assert_eq!(run.json["verdict"], "fail");

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod coverage;
 mod dns_edge;
 mod dnssec;
 mod fake_servers;

@@ -129,6 +129,12 @@ async fn lifecycle_transitions_over_scripted_histories() {
     assert_eq!(report["schema"], "xmpp-manifesto/report-v1");
     let history = std::fs::read_to_string(r.join("history/probe.sweep-zone.net.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 1);
+    // Both record what the check could see (here: no endpoint, nothing missed).
+    assert_eq!(report["coverage"]["status"], "full", "{report:#}");
+    assert!(
+        history.contains(r#""coverage":{"status":"full"}"#),
+        "{history}"
+    );
 
     // A second sweep does not announce the lapse again.
     let run = sweep_probe_only(reg.path(), r, &nothing).await;

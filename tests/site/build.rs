@@ -162,6 +162,71 @@ fn signatures_of_2014_are_shown_honestly() {
     assert_eq!(peter["domains"][0]["status"], "unverified");
 }
 
+/// A pass over IPv4 alone (the checker had no IPv6 route) is "verified (IPv4 only)", and the
+/// domain page says what the check could not see.
+#[test]
+fn a_pass_over_one_family_says_so() {
+    use xmpp_manifesto::report::{Coverage, CoverageStatus, FamilyCoverage, IpFamily, NotChecked};
+    let summary = "checked over IPv4 only: a lax IPv6 endpoint could not be seen from here \
+                   (1 IPv6 endpoint not checked: this checker has no IPv6 route)";
+    let mut results = fixtures::results();
+    let report = results
+        .latest
+        .get_mut("xmpp.good.net")
+        .expect("xmpp.good.net");
+    report.coverage = Some(Coverage {
+        status: CoverageStatus::Partial,
+        summary: summary.into(),
+        families: vec![
+            FamilyCoverage {
+                family: IpFamily::Ipv4,
+                checked: 1,
+                not_checked: 0,
+                reasons: vec![],
+            },
+            FamilyCoverage {
+                family: IpFamily::Ipv6,
+                checked: 0,
+                not_checked: 1,
+                reasons: vec!["this checker has no IPv6 route".into()],
+            },
+        ],
+        not_checked: vec![NotChecked {
+            endpoint: "c2s starttls xmpp.example:5222 ([2a01:4f8::1])".into(),
+            reason: "this checker has no IPv6 route".into(),
+        }],
+    });
+    let out = build(&results);
+    let dir = out.path();
+    let verified_v4 = "verified (IPv4 only) since <time datetime=\"2025-01-15\">";
+    let page = read(dir, "domains/xmpp.good.net.html");
+    assert!(page.contains(verified_v4), "{page}");
+    assert!(
+        page.contains(&format!("<dt>Coverage</dt><dd>{summary}</dd>")),
+        "{page}"
+    );
+    let index = read(dir, "index.html");
+    assert!(index.contains(verified_v4), "{index}");
+    // The other verified domain was seen whole (its report predates coverage: no claim).
+    let good = read(dir, "domains/good.net.html");
+    assert!(good.contains("verified since <time"), "{good}");
+    assert!(!good.contains("<dt>Coverage</dt>"), "{good}");
+    let json: serde_json::Value =
+        serde_json::from_str(&read(dir, "signatories.json")).expect("json");
+    let lifecycles: Vec<&serde_json::Value> = json["signatories"]
+        .as_array()
+        .expect("signatories")
+        .iter()
+        .flat_map(|s| s["domains"].as_array().expect("domains"))
+        .filter(|d| d["domain"] == "xmpp.good.net")
+        .map(|d| &d["lifecycle"])
+        .collect();
+    assert_eq!(
+        lifecycles[0]["coverage"],
+        serde_json::json!({"status": "partial", "only": "ipv4"})
+    );
+}
+
 #[test]
 fn results_directory_is_read() {
     let results = fixtures::results_dir();

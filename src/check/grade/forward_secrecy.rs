@@ -200,10 +200,27 @@ mod tests {
             no_conclusion,
             discovery,
             several_endpoints,
+            coverage,
         ]
         .into_iter()
         .fold(Table::new(ForwardSecrecy), |table, cases| cases(table));
         insta::assert_snapshot!(table.run());
+    }
+
+    /// Endpoints never contacted: judged on the others, inconclusive when none was checked.
+    fn coverage(table: Table) -> Table {
+        const V6: &str = "2001:db8::1";
+        table
+            .case(
+                "pass: judged over IPv4, the IPv6 endpoint not checked (no route)",
+                Pass,
+                [c2s(), c2s().at(V6).no_route()],
+            )
+            .case(
+                "inconclusive: nothing checked (IPv6 only, no route)",
+                Inconclusive,
+                [c2s().at(V6).no_route()],
+            )
     }
 
     /// Forward secrecy shown, static RSA refused; or the session alone when no probe ran.

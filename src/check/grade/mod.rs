@@ -5,13 +5,16 @@
 //! `tls_required` (shared by `c2s-tls-required` and `s2s-tls-required`), `trusted_certificate`,
 //! `modern_tls` and `forward_secrecy`; `fix` holds the changes to make, in the words of the
 //! server software it detects. This file aggregates the judgements and degrades them when
-//! discovery failed: no conclusion may rest on a lookup that failed.
+//! discovery failed: no conclusion may rest on a lookup that failed. Endpoints this checker
+//! could not contact at all (`not-checked`: no route to their family, `--ip-family`) are not
+//! judged: `unseen` says how many and why beside the judgement of the others.
 
 mod fix;
 mod forward_secrecy;
 mod modern_tls;
 mod tls_required;
 mod trusted_certificate;
+mod unseen;
 
 #[cfg(test)]
 mod testkit;
@@ -94,11 +97,12 @@ fn tls_required_for(
         Service::C2s => RequirementId::C2sTlsRequired,
         Service::S2s => RequirementId::S2sTlsRequired,
     };
-    let eps: Vec<&Endpoint> = endpoints.iter().filter(|e| e.service == service).collect();
+    let all: Vec<&Endpoint> = endpoints.iter().filter(|e| e.service == service).collect();
+    let (eps, unseen) = unseen::split(&all);
     let lookup_failed = discovery.failed.contains(&service);
-    let req = if lookup_failed && eps.is_empty() {
+    let req = if lookup_failed && all.is_empty() {
         service_lookup_failed(discovery, service)
-    } else if eps.is_empty() && discovery.absent.contains(&service) {
+    } else if all.is_empty() && discovery.absent.contains(&service) {
         Requirement {
             status: Status::NotApplicable,
             summary: format!(
@@ -109,7 +113,13 @@ fn tls_required_for(
             evidence: vec![],
         }
     } else {
-        let mut req = aggregate(id, domain, &eps, tls_required::judge, software);
+        let mut req = if eps.is_empty() && !unseen.is_empty() {
+            unseen::nothing_seen(&unseen)
+        } else {
+            let mut req = aggregate(id, domain, &eps, tls_required::judge, software);
+            unseen::note(&mut req, &unseen);
+            req
+        };
         if lookup_failed {
             degrade_for_lookup_failure(&mut req, discovery, service);
         }
@@ -131,7 +141,14 @@ fn over_all_endpoints(
     if all.is_empty() {
         return no_endpoints(domain, discovery);
     }
-    let mut req = aggregate(id, domain, &all, judge, software);
+    let (checked, unseen) = unseen::split(&all);
+    let mut req = if checked.is_empty() {
+        unseen::nothing_seen(&unseen)
+    } else {
+        let mut req = aggregate(id, domain, &checked, judge, software);
+        unseen::note(&mut req, &unseen);
+        req
+    };
     for service in &discovery.failed {
         degrade_for_lookup_failure(&mut req, discovery, *service);
     }

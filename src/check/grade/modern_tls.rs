@@ -230,6 +230,7 @@ mod tests {
             no_conclusion,
             discovery,
             several_endpoints,
+            coverage,
         ]
         .into_iter()
         .fold(Table::new(ModernTls), |table, cases| cases(table));
@@ -347,6 +348,30 @@ mod tests {
                 Inconclusive,
                 dns().failed(C2s),
                 [s2s().posture(weak_prosody())],
+            )
+    }
+
+    /// Endpoints never contacted: judged on the others, inconclusive when none was checked.
+    fn coverage(table: Table) -> Table {
+        const V6: &str = "2001:db8::1";
+        table
+            .case(
+                "pass: judged over IPv4, the IPv6 endpoint not checked (no route)",
+                Pass,
+                [c2s(), c2s().at(V6).no_route()],
+            )
+            .case(
+                "warn: what was seen warns, the IPv6 endpoint left out by --ip-family",
+                Warn,
+                [
+                    c2s().posture(weak_prosody()),
+                    c2s().at(V6).excluded(crate::report::IpFamily::Ipv4),
+                ],
+            )
+            .case(
+                "inconclusive: nothing checked (IPv6 only, no route)",
+                Inconclusive,
+                [c2s().at(V6).no_route(), s2s().at(V6).no_route()],
             )
     }
 

@@ -15,7 +15,7 @@ use crate::check::posture::Offer;
 use crate::check::posture::hello::version_name;
 use crate::report::{
     Basis, CertificateDetails, CertificateInfo, DiscoveryOutcome, DiscoveryRecord, Endpoint,
-    EndpointSource, ErrorKind, Features, Mode, PostureOutcome, PostureProbe, ProbeKind,
+    EndpointSource, ErrorKind, Features, IpFamily, Mode, PostureOutcome, PostureProbe, ProbeKind,
     ProbeOutcome, ProbeResult, RequirementId, Service, StarttlsOutcome, Status, StreamHeader,
     TlsInfo,
 };
@@ -366,6 +366,35 @@ impl Ep {
             .map(|o| could_not_run(o, message))
             .collect();
         self
+    }
+
+    /// Never contacted (`not-checked`), with `reason`: no connection, no probe, no posture.
+    fn not_checked(mut self, reason: &str) -> Self {
+        let ep = &mut self.0;
+        ep.stream = None;
+        ep.pre_tls_features = None;
+        ep.starttls = None;
+        ep.tls = None;
+        ep.certificate = None;
+        ep.post_tls_features = None;
+        ep.probes.clear();
+        ep.posture.clear();
+        ep.error = Some(reason.into());
+        ep.error_kind = Some(ErrorKind::NotChecked);
+        ep.duration_ms = 0;
+        self
+    }
+
+    /// Not checked: this checker has no route to the address's family (the words of
+    /// `crate::check::reach`).
+    pub(crate) fn no_route(self) -> Self {
+        let family = self.0.address.parse().map_or(IpFamily::Ipv6, IpFamily::of);
+        self.not_checked(&format!("this checker has no {family} route"))
+    }
+
+    /// Not checked: `--ip-family keep` left the address's family out.
+    pub(crate) fn excluded(self, keep: IpFamily) -> Self {
+        self.not_checked(&format!("excluded by --ip-family {}", keep.as_str()))
     }
 
     /// `address:port` as a socket address prints.

@@ -103,13 +103,15 @@ pub(super) fn pass_summary(id: RequirementId, endpoints: &str, basis: Option<Bas
 mod tests {
     use crate::check::grade::testkit::{Table, c2s, dns, s2s};
     use crate::report::Basis::{Advertised, Verified};
+    use crate::report::IpFamily::Ipv4;
     use crate::report::ProbeOutcome::{Attempted, Enforced, Error, NoAnswer, NotEnforced};
     use crate::report::RequirementId::{C2sTlsRequired, S2sTlsRequired};
     use crate::report::Service::{C2s, S2s};
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
 
     /// The cases in the order of the snapshot: one endpoint (pass and what it rests on, fail,
-    /// no conclusion), then what discovery changes, then several endpoints.
+    /// no conclusion), then what discovery changes, then several endpoints, then endpoints this
+    /// checker could not see.
     #[test]
     fn c2s_tls_required() {
         let table = [
@@ -118,6 +120,7 @@ mod tests {
             c2s_no_conclusion,
             c2s_discovery,
             c2s_several_endpoints,
+            c2s_coverage,
         ]
         .into_iter()
         .fold(Table::new(C2sTlsRequired), |table, cases| cases(table));
@@ -277,6 +280,50 @@ mod tests {
             )
     }
 
+    /// Endpoints never contacted (no route to their family, or left out by --ip-family): judged
+    /// on the others; inconclusive when none was checked; an unreachable one stays the server's.
+    fn c2s_coverage(table: Table) -> Table {
+        table
+            .case(
+                "pass: judged over IPv4, the IPv6 endpoint not checked (no route)",
+                (Pass, Verified),
+                [c2s(), c2s().at(V6).no_route()],
+            )
+            .case(
+                "pass: the IPv6 endpoint left out by --ip-family ipv4",
+                (Pass, Verified),
+                [c2s(), c2s().at(V6).excluded(Ipv4)],
+            )
+            .case(
+                "fail: what was seen fails, the IPv6 endpoint not checked",
+                Fail,
+                [c2s().probe(NotEnforced), c2s().at(V6).no_route()],
+            )
+            .case(
+                "inconclusive: the IPv4 endpoint unreachable, the IPv6 endpoint not checked",
+                Inconclusive,
+                [c2s().unreachable(), c2s().at(V6).no_route()],
+            )
+            .case(
+                "inconclusive: nothing checked (IPv6 only, no route)",
+                Inconclusive,
+                [c2s().at(V6).no_route(), s2s()],
+            )
+            .case_dns(
+                "inconclusive: nothing checked, and an SRV lookup failed",
+                Inconclusive,
+                dns().failed(C2s),
+                [c2s().at(V6).no_route()],
+            )
+            .case(
+                "pass: s2s not checked does not touch c2s",
+                (Pass, Verified),
+                [c2s(), s2s().at(V6).no_route()],
+            )
+    }
+
+    const V6: &str = "2001:db8::1";
+
     #[test]
     fn s2s_tls_required() {
         let table = Table::new(S2sTlsRequired)
@@ -333,6 +380,16 @@ mod tests {
                 "pass: c2s failing does not touch s2s",
                 (Pass, Verified),
                 [c2s().probe(NotEnforced), s2s()],
+            )
+            .case(
+                "pass: judged over IPv4, the IPv6 endpoint not checked (no route)",
+                (Pass, Verified),
+                [s2s(), s2s().at(V6).no_route()],
+            )
+            .case(
+                "inconclusive: nothing checked (IPv6 only, no route)",
+                Inconclusive,
+                [s2s().at(V6).no_route()],
             );
         insta::assert_snapshot!(table.run());
     }

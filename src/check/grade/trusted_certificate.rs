@@ -91,6 +91,7 @@ pub(super) fn pass_summary(endpoints: &str, domain: &str) -> String {
 #[cfg(test)]
 mod tests {
     use crate::check::grade::testkit::{Table, c2s, dns, s2s};
+    use crate::report::IpFamily::Ipv4;
     use crate::report::RequirementId::TrustedCertificate;
     use crate::report::Service::{C2s, S2s};
     use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
@@ -169,6 +170,34 @@ mod tests {
                     s2s().expired(),
                 ],
             );
+        let table = coverage(table);
         insta::assert_snapshot!(table.run());
+    }
+
+    const V6: &str = "2001:db8::1";
+
+    /// Endpoints never contacted: judged on the others, inconclusive when none was checked.
+    fn coverage(table: Table) -> Table {
+        table
+            .case(
+                "pass: judged over IPv4, the IPv6 endpoints not checked (no route)",
+                Pass,
+                [
+                    c2s(),
+                    s2s(),
+                    c2s().at(V6).no_route(),
+                    s2s().at(V6).no_route(),
+                ],
+            )
+            .case(
+                "fail: the IPv4 certificate expired, the IPv6 endpoint left out by --ip-family",
+                Fail,
+                [c2s().expired(), c2s().at(V6).excluded(Ipv4)],
+            )
+            .case(
+                "inconclusive: nothing checked (IPv6 only, no route)",
+                Inconclusive,
+                [c2s().at(V6).no_route(), s2s().at(V6).no_route()],
+            )
     }
 }
