@@ -428,6 +428,9 @@ pub enum ErrorKind {
     Tls,
     /// The TLS handshake failed because no TLS 1.2/1.3 forward-secret suite is accepted.
     TlsIncompatible,
+    /// Refused or reset again after a pause, when earlier connections to the same address had
+    /// succeeded: the server appears to rate-limit new connections (inconclusive, never a fail).
+    RateLimited,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -558,6 +561,9 @@ pub struct ProbeResult {
     pub received: String,
     pub detail: String,
     pub duration_ms: u64,
+    /// Why the probe could not run, when that decides how it is graded (`rate-limited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
 }
 
 /// One TLS posture probe: a protocol version or suite set offered to the server.
