@@ -41,6 +41,14 @@ pub struct NetworkArgs {
     /// The shortest wait for a probe's answer, in seconds (raise it on slow links).
     #[arg(long, value_name = "SECS", default_value_t = 0.4, value_parser = parse_secs, hide = true)]
     pub probe_wait_min: f64,
+    /// Connections open at once to one IP address (servers limit new connections per source;
+    /// lower it for a server that rate-limits).
+    #[arg(long, value_name = "N", default_value_t = crate::check::net::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = parse_count)]
+    pub max_connections_per_address: usize,
+    /// Connections open at once in all [default: 256, or the file-descriptor limit less 64 if
+    /// lower].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_connections: Option<usize>,
 }
 
 impl NetworkArgs {
@@ -57,6 +65,9 @@ impl NetworkArgs {
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
             pacer: None,
             posture_cache: None,
+            max_connections_per_address: self.max_connections_per_address,
+            max_connections: self.max_connections,
+            connection_limiter: None,
         }
     }
 }
@@ -68,6 +79,13 @@ fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
     s.parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
         .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 1000000")),
+    }
 }
 
 pub(crate) fn parse_secs(s: &str) -> Result<f64, String> {
