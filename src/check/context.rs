@@ -156,6 +156,7 @@ impl Context<'_> {
         addr: SocketAddr,
         attempt: impl AsyncFn() -> Result<T, Failed<E>>,
     ) -> Result<T, E> {
+        let started = Instant::now();
         let failed = match attempt().await {
             Ok(t) => return Ok(t),
             Err(failed) => failed,
@@ -164,25 +165,31 @@ impl Context<'_> {
             return Err(failed.error);
         };
         let address = self.limiter.address(addr.ip());
-        let Some(earlier) = address.earlier_successes(addr.port(), stage) else {
+        let earlier = match stage {
+            Stage::Connect => {
+                address
+                    .successes_once_settled(addr.port(), self.timeout)
+                    .await
+            }
+            Stage::FirstRead => address.earlier_successes(addr.port(), stage),
+        };
+        let Some(earlier) = earlier else {
             return Err(failed.error);
         };
-        address.slow_down(false);
+        address.slow_down(started);
         let jitter = rand::rng().random_range(Duration::ZERO..=RETRY_JITTER);
         let pause = RETRY_PAUSE + jitter;
         let first = format!("{how}, after {earlier} earlier connection(s) to it succeeded");
         if Instant::now() + pause >= self.deadline {
-            return Err(self.rate_limited(
-                addr,
-                &first,
-                "; not retried: the check's deadline is too near",
-            ));
+            let then = "; not retried: the check's deadline is too near";
+            return Err(self.rate_limited(addr, &first, then));
         }
         tokio::time::sleep(pause).await;
+        let started = Instant::now();
         match attempt().await {
             Ok(t) => Ok(t),
             Err(again) if again.refused.is_some() => {
-                address.slow_down(true);
+                address.slow_down(started);
                 let then = format!(", and again after a pause of {:.1} s", pause.as_secs_f64());
                 Err(self.rate_limited(addr, &first, &then))
             }
@@ -230,8 +237,10 @@ impl Context<'_> {
             }
             tokio::time::sleep_until(turn).await;
         }
-        let tcp = net::connect(addr, self.timeout, self.allow_private).await?;
-        Ok(Conn::accepted(tcp, address, addr.port(), slot))
+        let connecting = address.connecting(addr.port());
+        let tcp = net::connect(addr, self.timeout, self.allow_private).await;
+        connecting.ended(tcp.is_ok());
+        Ok(Conn::accepted(tcp?, address, addr.port(), slot))
     }
 
     pub(crate) fn header(&self, service: Service) -> Header<'_> {

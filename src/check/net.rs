@@ -209,6 +209,7 @@ impl ConnectionLimiter {
                 Arc::new(Address {
                     slots: Arc::new(Semaphore::new(self.per_address)),
                     memory: Mutex::new(Memory::default()),
+                    settled: tokio::sync::Notify::new(),
                 })
             })
             .clone()
@@ -246,6 +247,8 @@ pub(crate) struct Slot {
 pub(crate) struct Address {
     slots: Arc<Semaphore>,
     memory: Mutex<Memory>,
+    /// Woken whenever a connect to this address ends, either way.
+    settled: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -254,9 +257,11 @@ struct Memory {
     slowed: Option<Slowed>,
 }
 
-/// Connections to one port that the server accepted, and that it answered (sent a byte on).
+/// Connects to one port under way, and connections the server accepted, and answered (sent
+/// a byte on).
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
+    connecting: u32,
     accepted: u32,
     answered: u32,
 }
@@ -264,6 +269,7 @@ struct Seen {
 /// New connections to an address that refused one after successes: one every `interval`.
 #[derive(Debug)]
 struct Slowed {
+    since: Instant,
     interval: Duration,
     next: Instant,
 }
@@ -278,16 +284,34 @@ pub(crate) enum Stage {
 }
 
 impl Address {
-    fn accepted(&self, port: u16) {
+    fn seen(&self, port: u16, change: impl FnOnce(&mut Seen)) {
         let mut memory = lock(&self.memory);
-        let seen = memory.ports.entry(port).or_default();
-        seen.accepted = seen.accepted.saturating_add(1);
+        change(memory.ports.entry(port).or_default());
+    }
+
+    /// A connect to `port` starts; it ends when the guard is told how, or dropped (a connect
+    /// cut by the check's deadline).
+    pub(crate) fn connecting(&self, port: u16) -> Connecting<'_> {
+        self.seen(port, |s| s.connecting = s.connecting.saturating_add(1));
+        Connecting {
+            address: self,
+            port,
+            ended: false,
+        }
+    }
+
+    fn connected(&self, port: u16, accepted: bool) {
+        self.seen(port, |s| {
+            s.connecting = s.connecting.saturating_sub(1);
+            if accepted {
+                s.accepted = s.accepted.saturating_add(1);
+            }
+        });
+        self.settled.notify_waiters();
     }
 
     fn answered(&self, port: u16) {
-        let mut memory = lock(&self.memory);
-        let seen = memory.ports.entry(port).or_default();
-        seen.answered = seen.answered.saturating_add(1);
+        self.seen(port, |s| s.answered = s.answered.saturating_add(1));
     }
 
     /// Whether a refusal at `stage` on `port` looks like rate limiting, and how many earlier
@@ -304,18 +328,44 @@ impl Address {
         (n > 0 || memory.slowed.is_some()).then_some(n)
     }
 
+    /// [`Address::earlier_successes`] for a refused connect, once the connects to `port` that
+    /// were under way with it have ended (at most `wait`): a rate limiter answers the first
+    /// connections of a burst with an acceptance and the next ones with a refusal at the same
+    /// moment, and the refusal must not be judged before the acceptances are known.
+    pub(crate) async fn successes_once_settled(&self, port: u16, wait: Duration) -> Option<u32> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let notified = self.settled.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(n) = self.earlier_successes(port, Stage::Connect) {
+                return Some(n);
+            }
+            let in_flight = lock(&self.memory)
+                .ports
+                .get(&port)
+                .is_some_and(|s| s.connecting > 0);
+            if !in_flight || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// After a refusal that looks like rate limiting: new connections to this address are
-    /// spaced from now on, and further apart when one made at that pace (`paced`) is refused.
-    pub(crate) fn slow_down(&self, paced: bool) {
+    /// spaced from now on, and further apart when one that started at that pace (at or after
+    /// `since`) is refused too.
+    pub(crate) fn slow_down(&self, started: Instant) {
         let mut memory = lock(&self.memory);
         match &mut memory.slowed {
             None => {
+                let now = Instant::now();
                 memory.slowed = Some(Slowed {
+                    since: now,
                     interval: SLOW_INTERVAL,
-                    next: Instant::now(),
+                    next: now,
                 });
             }
-            Some(slowed) if paced => {
+            Some(slowed) if started >= slowed.since => {
                 slowed.interval = (slowed.interval * 2).min(SLOWEST_INTERVAL);
             }
             Some(_) => {}
@@ -330,6 +380,28 @@ impl Address {
         let slot = slowed.next.max(Instant::now());
         slowed.next = slot + slowed.interval;
         Some(slot)
+    }
+}
+
+/// A connect under way (see [`Address::connecting`]).
+pub(crate) struct Connecting<'a> {
+    address: &'a Address,
+    port: u16,
+    ended: bool,
+}
+
+impl Connecting<'_> {
+    pub(crate) fn ended(mut self, accepted: bool) {
+        self.ended = true;
+        self.address.connected(self.port, accepted);
+    }
+}
+
+impl Drop for Connecting<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.address.connected(self.port, false);
+        }
     }
 }
 
@@ -358,7 +430,6 @@ impl Heard {
 impl Conn {
     /// A connection `address` accepted.
     pub(crate) fn accepted(tcp: TcpStream, address: Arc<Address>, port: u16, slot: Slot) -> Conn {
-        address.accepted(port);
         Conn {
             tcp,
             heard: Heard::default(),
@@ -478,14 +549,17 @@ mod tests {
         let limiter = ConnectionLimiter::new(4, 16);
         let a = limiter.address("192.0.2.1".parse().unwrap());
         assert_eq!(a.earlier_successes(5222, Stage::Connect), None);
-        a.accepted(5222);
+        a.connecting(5222).ended(false);
+        drop(a.connecting(5222));
+        assert_eq!(a.earlier_successes(5222, Stage::Connect), None);
+        a.connecting(5222).ended(true);
         assert_eq!(a.earlier_successes(5222, Stage::Connect), Some(1));
         assert_eq!(a.earlier_successes(5222, Stage::FirstRead), None);
         assert_eq!(a.earlier_successes(5269, Stage::Connect), None);
         a.answered(5222);
         assert_eq!(a.earlier_successes(5222, Stage::FirstRead), Some(1));
         // Once the address turned one away after successes, its other ports are suspect too.
-        a.slow_down(false);
+        a.slow_down(Instant::now());
         assert_eq!(a.earlier_successes(5269, Stage::Connect), Some(0));
     }
 
@@ -494,15 +568,20 @@ mod tests {
         let limiter = ConnectionLimiter::new(4, 16);
         let a = limiter.address("192.0.2.1".parse().unwrap());
         assert!(a.turn().is_none());
-        a.slow_down(false);
+        let earlier = Instant::now()
+            .checked_sub(Duration::from_millis(1))
+            .unwrap();
+        a.slow_down(earlier);
         let first = a.turn().unwrap();
         assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL);
-        a.slow_down(false);
+        // A refusal of a connection that started before the slowing changes nothing.
+        a.slow_down(earlier);
         assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL * 2);
-        a.slow_down(true);
+        // One that started at the slower pace doubles the spacing, up to a bound.
+        a.slow_down(Instant::now());
         assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL * 3);
         for _ in 0..8 {
-            a.slow_down(true);
+            a.slow_down(Instant::now());
         }
         let before = a.turn().unwrap();
         assert_eq!(a.turn().unwrap() - before, SLOWEST_INTERVAL);
