@@ -10,4 +10,5 @@ mod fake_servers;
 mod harness;
 mod interop;
 mod policy;
+mod politeness;
 mod posture;
