@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::netns_test_name;
 use crate::support::check::{CheckRun, check};
+use crate::support::cli::manifesto_path;
 use crate::support::dns::{DnsServer, Zone};
 use crate::support::netns;
 use crate::support::nft::RateLimit;
@@ -247,7 +248,7 @@ async fn a_low_descriptor_limit_is_never_exhausted() {
     let prlimit = require_binary("prlimit", "util-linux");
     let mut cmd = std::process::Command::new(prlimit);
     cmd.arg("--nofile=256:256")
-        .arg(env!("CARGO_BIN_EXE_manifesto"))
+        .arg(manifesto_path())
         .args(["check", domain, "--format", "json"])
         .args(args(&dns, &["--max-connections-per-address", "16"]))
         .env("NO_COLOR", "1");
