@@ -226,16 +226,13 @@ impl Context<'_> {
         if let Some(pacer) = self.pacer {
             pacer.wait(addr.ip()).await;
         }
-        if let Some(turn) = address.turn() {
-            if turn >= self.deadline {
-                return Err(ConnectError::RateLimited(
-                    addr,
-                    "it refused connections after earlier ones succeeded, and this one's turn \
-                     at the slower pace comes after the check's deadline; re-run the check later"
-                        .into(),
-                ));
-            }
-            tokio::time::sleep_until(turn).await;
+        if !address.wait_turn(self.deadline).await {
+            return Err(ConnectError::RateLimited(
+                addr,
+                "it refused connections after earlier ones succeeded, and this one's turn at \
+                 the slower pace would come after the check's deadline; re-run the check later"
+                    .into(),
+            ));
         }
         let connecting = address.connecting(addr.port());
         let tcp = net::connect(addr, self.timeout, self.allow_private).await;

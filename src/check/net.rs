@@ -210,6 +210,7 @@ impl ConnectionLimiter {
                     slots: Arc::new(Semaphore::new(self.per_address)),
                     memory: Mutex::new(Memory::default()),
                     settled: tokio::sync::Notify::new(),
+                    last_slowed_start: tokio::sync::Mutex::new(None),
                 })
             })
             .clone()
@@ -249,6 +250,8 @@ pub(crate) struct Address {
     memory: Mutex<Memory>,
     /// Woken whenever a connect to this address ends, either way.
     settled: tokio::sync::Notify,
+    /// When the last connection at the slower pace started; the lock orders them.
+    last_slowed_start: tokio::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, Default)]
@@ -271,7 +274,6 @@ struct Seen {
 struct Slowed {
     since: Instant,
     interval: Duration,
-    next: Instant,
 }
 
 /// Where a connection was turned away.
@@ -362,7 +364,6 @@ impl Address {
                 memory.slowed = Some(Slowed {
                     since: now,
                     interval: SLOW_INTERVAL,
-                    next: now,
                 });
             }
             Some(slowed) if started >= slowed.since => {
@@ -372,14 +373,29 @@ impl Address {
         }
     }
 
-    /// When the next connection may start, for an address that was slowed down (and takes
-    /// that turn); `None` when it was not.
-    pub(crate) fn turn(&self) -> Option<Instant> {
-        let mut memory = lock(&self.memory);
-        let slowed = memory.slowed.as_mut()?;
-        let slot = slowed.next.max(Instant::now());
-        slowed.next = slot + slowed.interval;
-        Some(slot)
+    /// The spacing of new connections, once the address was slowed down.
+    fn slowed_interval(&self) -> Option<Duration> {
+        lock(&self.memory).slowed.as_ref().map(|s| s.interval)
+    }
+
+    /// Waits for this connection's turn when the address was slowed down: at least the
+    /// interval after the previous connection really started (one at a time, in order, so
+    /// that late wake-ups on a busy machine never bunch connections together). False, without
+    /// waiting, when the turn would come after `deadline`.
+    pub(crate) async fn wait_turn(&self, deadline: Instant) -> bool {
+        if self.slowed_interval().is_none() {
+            return true;
+        }
+        let mut last = self.last_slowed_start.lock().await;
+        let interval = self.slowed_interval().unwrap_or(SLOW_INTERVAL);
+        let now = Instant::now();
+        let at = last.map_or(now, |l| (l + interval).max(now));
+        if at >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until(at).await;
+        *last = Some(Instant::now());
+        true
     }
 }
 
@@ -563,28 +579,46 @@ mod tests {
         assert_eq!(a.earlier_successes(5269, Stage::Connect), Some(0));
     }
 
-    #[tokio::test]
-    async fn a_slowed_down_address_gets_spaced_turns() {
+    #[test]
+    fn the_slowing_doubles_only_for_connections_made_at_the_slower_pace() {
         let limiter = ConnectionLimiter::new(4, 16);
         let a = limiter.address("192.0.2.1".parse().unwrap());
-        assert!(a.turn().is_none());
+        assert_eq!(a.slowed_interval(), None);
         let earlier = Instant::now()
             .checked_sub(Duration::from_millis(1))
             .unwrap();
         a.slow_down(earlier);
-        let first = a.turn().unwrap();
-        assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL);
+        assert_eq!(a.slowed_interval(), Some(SLOW_INTERVAL));
         // A refusal of a connection that started before the slowing changes nothing.
         a.slow_down(earlier);
-        assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL * 2);
-        // One that started at the slower pace doubles the spacing, up to a bound.
+        assert_eq!(a.slowed_interval(), Some(SLOW_INTERVAL));
         a.slow_down(Instant::now());
-        assert_eq!(a.turn().unwrap() - first, SLOW_INTERVAL * 3);
+        assert_eq!(a.slowed_interval(), Some(SLOW_INTERVAL * 2));
         for _ in 0..8 {
             a.slow_down(Instant::now());
         }
-        let before = a.turn().unwrap();
-        assert_eq!(a.turn().unwrap() - before, SLOWEST_INTERVAL);
+        assert_eq!(a.slowed_interval(), Some(SLOWEST_INTERVAL));
+    }
+
+    #[tokio::test]
+    async fn a_slowed_down_address_spaces_its_connections() {
+        let limiter = ConnectionLimiter::new(4, 16);
+        let a = limiter.address("192.0.2.1".parse().unwrap());
+        let far = Instant::now() + Duration::from_secs(60);
+        let started = Instant::now();
+        assert!(a.wait_turn(far).await && a.wait_turn(far).await);
+        assert!(
+            started.elapsed() < SLOW_INTERVAL,
+            "paced before any refusal"
+        );
+        a.slow_down(Instant::now());
+        let started = Instant::now();
+        assert!(a.wait_turn(far).await);
+        assert!(a.wait_turn(far).await);
+        assert!(a.wait_turn(far).await);
+        assert!(started.elapsed() >= SLOW_INTERVAL * 2);
+        let near = Instant::now() + Duration::from_millis(10);
+        assert!(!a.wait_turn(near).await, "a turn after the deadline");
     }
 
     #[test]
