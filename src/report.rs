@@ -435,6 +435,9 @@ pub enum ErrorKind {
     /// Not contacted because of the checker, not the server: this machine has no route to the
     /// address's family, or `--ip-family` excluded it. Never graded (see [`Coverage`]).
     NotChecked,
+    /// Refused or reset again after a pause, when earlier connections to the same address had
+    /// succeeded: the server appears to rate-limit new connections (inconclusive, never a fail).
+    RateLimited,
 }
 
 /// An IP address family.
@@ -695,6 +698,9 @@ pub struct ProbeResult {
     pub received: String,
     pub detail: String,
     pub duration_ms: u64,
+    /// Why the probe could not run, when that decides how it is graded (`rate-limited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
 }
 
 /// One TLS posture probe: a protocol version or suite set offered to the server.

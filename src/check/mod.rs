@@ -64,12 +64,21 @@ pub struct CheckOptions {
     pub probe_wait_min: Duration,
     /// Spacing between connections to the same address (a sweep shares one over its checks).
     pub pacer: Option<Arc<net::Pacer>>,
-    /// Posture results shared by every check of a sweep (see `crate::check::posture::PostureCache`).
+    /// Posture results shared by every check of a sweep (see `crate::check::posture::PostureCache`);
+    /// without one, each check shares them between its own endpoints on one address and port.
     pub posture_cache: Option<Arc<crate::check::posture::PostureCache>>,
     /// Check only the endpoints of this family (`None`: both); the others are not checked.
     pub ip_family: Option<IpFamily>,
     /// A requirement that rests on part of its endpoints is inconclusive, not a pass.
     pub require_full_coverage: bool,
+    /// Connections open at once to one IP address (`--max-connections-per-address`).
+    pub max_connections_per_address: usize,
+    /// Connections open at once in all; `None`: [`net::default_max_connections`], below the
+    /// file-descriptor limit (`--max-connections`).
+    pub max_connections: Option<usize>,
+    /// The caps above, shared by every `Checker` that is given the same one; `Checker::new`
+    /// makes one from the two numbers when absent (see `crate::check::net::ConnectionLimiter`).
+    pub connection_limiter: Option<Arc<net::ConnectionLimiter>>,
 }
 
 impl Default for CheckOptions {
@@ -88,6 +97,9 @@ impl Default for CheckOptions {
             posture_cache: None,
             ip_family: None,
             require_full_coverage: false,
+            max_connections_per_address: net::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_connections: None,
+            connection_limiter: None,
         }
     }
 }
@@ -120,6 +132,7 @@ pub struct Checker {
     root_check: dane::RootCheck,
     roots: Arc<RootCertStore>,
     tls: TlsClient,
+    limiter: Arc<net::ConnectionLimiter>,
     opts: CheckOptions,
 }
 
@@ -150,12 +163,20 @@ impl Checker {
             Some(path) => CheckError::TrustAnchor(path.clone(), e),
             None => CheckError::Dns(dns::DnsError::Config(e)),
         })?;
+        let limiter = opts.connection_limiter.clone().unwrap_or_else(|| {
+            Arc::new(net::ConnectionLimiter::new(
+                opts.max_connections_per_address,
+                opts.max_connections
+                    .unwrap_or_else(net::default_max_connections),
+            ))
+        });
         Ok(Checker {
             resolver: dns::resolver(&opts.resolvers, opts.timeout)?,
             validating,
             root_check: dane::RootCheck::default(),
             roots: Arc::new(roots),
             tls: TlsClient::new()?,
+            limiter,
             opts,
         })
     }
@@ -166,6 +187,11 @@ impl Checker {
 
     pub fn options(&self) -> &CheckOptions {
         &self.opts
+    }
+
+    /// The caps on open connections every check of this checker shares.
+    pub fn connection_limiter(&self) -> &Arc<net::ConnectionLimiter> {
+        &self.limiter
     }
 
     /// Checks one domain (already normalised with [`normalize_domain`]).
@@ -222,6 +248,9 @@ impl Checker {
         discovery: &Discovery,
         deadline: tokio::time::Instant,
     ) -> Vec<Endpoint> {
+        // Endpoints of one check on the same address and port (several SRV targets with one
+        // address) share their posture, as the checks of a sweep do.
+        let own_cache = crate::check::posture::PostureCache::for_one_check();
         let ctx = Context {
             domain,
             s2s_from: &self.opts.s2s_from,
@@ -232,8 +261,10 @@ impl Checker {
             tls: &self.tls,
             roots: &self.roots,
             limits: Limits::default(),
+            deadline,
+            limiter: &self.limiter,
             pacer: self.opts.pacer.as_deref(),
-            posture_cache: self.opts.posture_cache.as_deref(),
+            posture_cache: Some(self.opts.posture_cache.as_deref().unwrap_or(&own_cache)),
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {

@@ -5,14 +5,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use rand::Rng;
-use tokio::net::TcpStream;
-
-use crate::check::context::Context;
+use crate::check::context::{Context, OpenError};
+use crate::check::net::{Conn, ConnectError};
 use crate::check::xml::{Element, StreamEvent};
 use crate::check::xmpp::{self, NS_DIALBACK, NS_SASL, XmppError, XmppStream, check_stream_error};
-use crate::report::{ProbeKind, ProbeOutcome, ProbeResult, Service};
+use crate::report::{ErrorKind, ProbeKind, ProbeOutcome, ProbeResult, Service};
+use base64::Engine;
+use rand::Rng;
 
 /// Runs the enforcement probe on a fresh plaintext connection.
 pub async fn enforcement_probe(
@@ -29,26 +28,25 @@ pub async fn enforcement_probe(
         received: String::new(),
         detail: String::new(),
         duration_ms: 0,
+        error_kind: None,
     };
-    let run = async {
-        let tcp = ctx.connect(addr).await.map_err(|e| e.to_string())?;
-        let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
-        let opened = Instant::now();
-        stream
-            .open(&ctx.header(service))
-            .await
-            .map_err(|e| e.to_string())?;
-        let wait = answer_wait(opened.elapsed(), ctx.probe_wait_min, ctx.probe_wait);
-        match kind {
-            ProbeKind::Sasl => sasl_probe(&mut stream, &mut result, wait).await,
-            ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result, wait).await,
+    match ctx.open_stream(addr, service).await {
+        Ok(opened) => {
+            let mut stream = opened.stream;
+            let wait = answer_wait(opened.round_trip, ctx.probe_wait_min, ctx.probe_wait);
+            match kind {
+                ProbeKind::Sasl => sasl_probe(&mut stream, &mut result, wait).await,
+                ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result, wait).await,
+            }
+            stream.close().await;
         }
-        stream.close().await;
-        Ok::<(), String>(())
-    };
-    if let Err(e) = run.await {
-        result.outcome = ProbeOutcome::Error;
-        result.detail = format!("the probe could not run: {e}");
+        Err(e) => {
+            result.outcome = ProbeOutcome::Error;
+            result.detail = format!("the probe could not run: {e}");
+            if let OpenError::Connect(ConnectError::RateLimited(..)) = e {
+                result.error_kind = Some(ErrorKind::RateLimited);
+            }
+        }
     }
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
@@ -71,7 +69,7 @@ fn answer_wait(round_trip: Duration, min: Duration, max: Duration) -> Duration {
     (round_trip * 4).max(min).min(max.max(min))
 }
 
-async fn await_answer(stream: &mut XmppStream<TcpStream>, wait: Duration) -> Answer {
+async fn await_answer(stream: &mut XmppStream<Conn>, wait: Duration) -> Answer {
     match stream.next_within(wait, "the answer to the probe").await {
         Ok(StreamEvent::Element(e, raw)) => match check_stream_error(e) {
             Ok(e) => Answer::Element(e, raw),
@@ -96,7 +94,7 @@ fn random_token(len: usize) -> String {
 
 /// c2s: one SASL attempt before TLS for a random non-existent user. SCRAM first: Prosody
 /// refuses a cleartext PLAIN even when TLS is optional, so a PLAIN rejection proves nothing.
-async fn sasl_probe(stream: &mut XmppStream<TcpStream>, result: &mut ProbeResult, wait: Duration) {
+async fn sasl_probe(stream: &mut XmppStream<Conn>, result: &mut ProbeResult, wait: Duration) {
     let user = format!("manifesto-probe-{}", random_token(10));
     let client_first = format!("n,,n={user},r={}", random_token(24));
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -186,7 +184,7 @@ fn classify_sasl(answer: Answer, result: &mut ProbeResult) {
 /// s2s: a dialback request before TLS.
 async fn dialback_probe(
     ctx: &Context<'_>,
-    stream: &mut XmppStream<TcpStream>,
+    stream: &mut XmppStream<Conn>,
     result: &mut ProbeResult,
     wait: Duration,
 ) {

@@ -6,11 +6,9 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use tokio::net::TcpStream;
-
-use crate::check::context::Context;
+use crate::check::context::{Context, OpenError, Opened};
 use crate::check::identity;
-use crate::check::net;
+use crate::check::net::{self, Conn};
 use crate::check::probes::enforcement_probe;
 use crate::check::tls::TlsError;
 use crate::check::xml::{Limits, StreamEvent};
@@ -47,10 +45,20 @@ impl From<net::ConnectError> for Failure {
             net::ConnectError::Timeout(..) => ErrorKind::Timeout,
             net::ConnectError::Io(..) => ErrorKind::Unreachable,
             net::ConnectError::NotPublic(_) => ErrorKind::Policy,
+            net::ConnectError::RateLimited(..) => ErrorKind::RateLimited,
         };
         Failure {
             kind,
             message: e.to_string(),
+        }
+    }
+}
+
+impl From<OpenError> for Failure {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Connect(e) => e.into(),
+            OpenError::Stream(e) => e.into(),
         }
     }
 }
@@ -137,10 +145,12 @@ async fn try_starttls_session(
     ep: &mut Endpoint,
     addr: SocketAddr,
 ) -> Result<(), Failure> {
-    let tcp = ctx.connect(addr).await?;
-    let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
-    let header = ctx.header(ep.service);
-    let (stream_header, features) = stream.open(&header).await?;
+    let Opened {
+        mut stream,
+        header: stream_header,
+        features,
+        ..
+    } = ctx.open_stream(addr, ep.service).await?;
     let pre_1_0 = stream_header.version.as_deref() != Some("1.0");
     ep.stream = Some(stream_header);
     ep.pre_tls_features = Some(xmpp::features(&features));
@@ -217,7 +227,7 @@ async fn direct_tls_session(ctx: &Context<'_>, ep: &mut Endpoint, addr: SocketAd
 async fn tls_and_features(
     ctx: &Context<'_>,
     ep: &mut Endpoint,
-    tcp: TcpStream,
+    tcp: Conn,
     alpn: Option<&'static str>,
     limits: Limits,
 ) -> Result<(), Failure> {

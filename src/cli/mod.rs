@@ -57,6 +57,11 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
+    // Every connection is a descriptor: the default cap on open connections
+    // (`check::net::default_max_connections`) is set below the limit, so lift it first.
+    if let Err(e) = crate::check::net::raise_fd_limit() {
+        tracing::debug!("cannot raise the file-descriptor limit: {e}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

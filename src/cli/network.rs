@@ -50,6 +50,14 @@ pub struct NetworkArgs {
     /// endpoints could be checked from here (none left out by a missing route or --ip-family).
     #[arg(long)]
     pub require_full_coverage: bool,
+    /// Connections open at once to one IP address (servers limit new connections per source;
+    /// lower it for a server that rate-limits).
+    #[arg(long, value_name = "N", default_value_t = crate::check::net::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = parse_count)]
+    pub max_connections_per_address: usize,
+    /// Connections open at once in all [default: 256, or the file-descriptor limit less 64 if
+    /// lower].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_connections: Option<usize>,
 }
 
 /// The clap face of `CheckOptions::ip_family`.
@@ -87,6 +95,9 @@ impl NetworkArgs {
             posture_cache: None,
             ip_family: self.ip_family.family(),
             require_full_coverage: self.require_full_coverage,
+            max_connections_per_address: self.max_connections_per_address,
+            max_connections: self.max_connections,
+            connection_limiter: None,
         }
     }
 }
@@ -98,6 +109,13 @@ fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
     s.parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
         .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 1000000")),
+    }
 }
 
 pub(crate) fn parse_secs(s: &str) -> Result<f64, String> {

@@ -12,4 +12,5 @@ mod fake_servers;
 mod harness;
 mod interop;
 mod policy;
+mod politeness;
 mod posture;

@@ -38,6 +38,7 @@ pub mod ejabberd;
 pub mod git;
 pub mod listeners;
 pub mod netns;
+pub mod nft;
 pub mod pki;
 pub mod prosody;
 pub mod scenario;

@@ -50,6 +50,12 @@ pub fn enter(test: &str) -> bool {
     false
 }
 
+/// Whether this process is the inner run, inside the namespace: helpers that change the
+/// network (`super::nft`) refuse to run anywhere else.
+pub fn inside() -> bool {
+    std::env::var_os(INNER).is_some()
+}
+
 /// The test's path inside its binary, for [`enter`]: `netns_test_name!("name")`.
 #[macro_export]
 macro_rules! netns_test_name {

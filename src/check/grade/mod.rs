@@ -346,3 +346,33 @@ fn accepted(ep: &Endpoint, offer: Offer) -> bool {
 fn ran(p: &PostureProbe) -> bool {
     !p.sent_hex.is_empty()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::grade::testkit::{DOMAIN, c2s, dns, s2s};
+
+    /// A server that turns the checker's connections away (rate limiting) makes a check
+    /// inconclusive, never a fail, whatever else the endpoint showed.
+    #[test]
+    fn being_turned_away_is_never_a_fail() {
+        let cases = [
+            vec![c2s().rate_limited(), s2s().rate_limited()],
+            vec![c2s().direct_tls().rate_limited()],
+            vec![
+                c2s().starttls_optional().probe_rate_limited(),
+                s2s().starttls_optional().probe_rate_limited(),
+            ],
+        ];
+        let discovery = dns().build();
+        for endpoints in cases {
+            let endpoints: Vec<Endpoint> = endpoints.into_iter().map(Into::into).collect();
+            let all = requirements(DOMAIN, &discovery, &endpoints, None);
+            for (id, req) in &all {
+                assert_ne!(req.status, Status::Fail, "{id}: {}", req.summary);
+            }
+            let c2s = &all[&RequirementId::C2sTlsRequired];
+            assert_eq!(c2s.status, Status::Inconclusive, "{}", c2s.summary);
+        }
+    }
+}

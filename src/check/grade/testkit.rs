@@ -159,6 +159,7 @@ pub(crate) fn probe_result(service: Service, outcome: ProbeOutcome) -> ProbeResu
         received: String::new(),
         detail: detail.into(),
         duration_ms: 5,
+        error_kind: None,
     }
 }
 
@@ -336,6 +337,27 @@ impl Ep {
         self
     }
 
+    /// The enforcement probe was turned away twice after earlier connections succeeded.
+    pub(crate) fn probe_rate_limited(mut self) -> Self {
+        let mut probe = probe_result(self.0.service, ProbeOutcome::Error);
+        probe.detail = format!("the probe could not run: {}", self.rate_limit_message());
+        probe.error_kind = Some(ErrorKind::RateLimited);
+        self.0.probes = vec![probe];
+        self
+    }
+
+    /// The words of `ConnectError::RateLimited` for this endpoint's address.
+    fn rate_limit_message(&self) -> String {
+        let socket = self.socket();
+        format!(
+            "{socket} appears to rate-limit new connections: it refused a connection, after 5 \
+             earlier connection(s) to it succeeded, and again after a pause of 1.2 s. Re-run \
+             the check later, or have the server allow more new connections from the \
+             checker's address (this checker opens at most 4 at once to one address: \
+             --max-connections-per-address)"
+        )
+    }
+
     /// No enforcement probe recorded.
     pub(crate) fn no_probe(mut self) -> Self {
         self.0.probes.clear();
@@ -412,6 +434,16 @@ impl Ep {
             self.socket()
         );
         self.cut_off(ErrorKind::Unreachable, &message)
+    }
+
+    /// Every connection turned away as a rate limiter does, after earlier ones succeeded.
+    pub(crate) fn rate_limited(self) -> Self {
+        let message = self.rate_limit_message();
+        let mut ep = self.cut_off(ErrorKind::RateLimited, &message);
+        for probe in &mut ep.0.probes {
+            probe.error_kind = Some(ErrorKind::RateLimited);
+        }
+        ep
     }
 
     /// No answer to the connection attempts.
@@ -574,6 +606,11 @@ pub(crate) fn dns() -> Dns {
 }
 
 impl Dns {
+    /// The discovery itself.
+    pub(crate) fn build(self) -> Discovery {
+        self.0
+    }
+
     /// `service` publishes the SRV target ".": decidedly absent.
     pub(crate) fn absent(mut self, service: Service) -> Self {
         self.0.records.push(DiscoveryRecord {

@@ -7,7 +7,9 @@
 //! "advertised").
 
 use crate::check::grade::{Judgement, no_starttls, unreached};
-use crate::report::{Basis, Endpoint, Features, Mode, ProbeOutcome, RequirementId, Status};
+use crate::report::{
+    Basis, Endpoint, ErrorKind, Features, Mode, ProbeOutcome, RequirementId, Status,
+};
 
 /// One endpoint of either service.
 pub(super) fn judge(ep: &Endpoint) -> Judgement {
@@ -47,6 +49,15 @@ pub(super) fn judge(ep: &Endpoint) -> Judgement {
                     format!("TLS is required as advertised ({how_advertised}); {probe_note}"),
                 )
                 .with_basis(Basis::Advertised)
+            } else if probe.is_some_and(|p| p.error_kind == Some(ErrorKind::RateLimited)) {
+                // The probe that could have shown enforcement was turned away: the server's
+                // refusal is no evidence of optional STARTTLS.
+                Judgement::new(
+                    Status::Inconclusive,
+                    format!(
+                        "STARTTLS is advertised without <required/> ({how_advertised}) and the plaintext probe that could show enforcement was turned away; {probe_note}"
+                    ),
+                )
             } else {
                 Judgement::new(
                     Status::Fail,
@@ -211,6 +222,21 @@ mod tests {
                 [c2s().direct_tls().timeout()],
             )
             .case("inconclusive: no c2s endpoint found", Inconclusive, [s2s()])
+            .case(
+                "inconclusive: rate-limited everywhere",
+                Inconclusive,
+                [c2s().rate_limited()],
+            )
+            .case(
+                "inconclusive: STARTTLS optional, the probe was rate-limited",
+                Inconclusive,
+                [c2s().starttls_optional().probe_rate_limited()],
+            )
+            .case(
+                "pass: <required/>, the probe was rate-limited",
+                (Pass, Advertised),
+                [c2s().probe_rate_limited()],
+            )
     }
 
     /// No c2s service published (not applicable), and what a failed lookup degrades: only

@@ -8,20 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use crate::check::context::Context;
+use crate::check::net::Conn;
+use crate::check::posture::Offer;
+use crate::check::posture::hello::{client_hello, sslv2_client_hello, version_name};
+use crate::check::posture::reply::{Reply, classify, parse_reply};
+use crate::check::xml::StreamEvent;
+use crate::check::xmpp::{NS_TLS, XmppError};
+use crate::report::{Mode, PostureOutcome, PostureProbe, Service};
 use rand::Rng;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-
-use crate::check::context::Context;
-use crate::check::posture::Offer;
-use crate::check::posture::hello::{client_hello, sslv2_client_hello, version_name};
-use crate::check::posture::reply::{Reply, classify, parse_reply};
-use crate::check::xml::StreamEvent;
-use crate::check::xmpp::{Header, NS_TLS, XmppError, XmppStream};
-use crate::report::{Mode, PostureOutcome, PostureProbe, Service};
 
 /// Most bytes read from a server in answer to a hand-built hello.
 pub const MAX_REPLY: usize = 4096;
@@ -89,18 +88,15 @@ async fn open_transport(
     service: Service,
     mode: Mode,
     addr: SocketAddr,
-) -> Result<TcpStream, String> {
-    let tcp = ctx.connect(addr).await.map_err(|e| e.to_string())?;
+) -> Result<Conn, String> {
     if mode == Mode::DirectTls {
-        return Ok(tcp);
+        return ctx.connect(addr).await.map_err(|e| e.to_string());
     }
-    let mut stream = XmppStream::new(tcp, ctx.timeout, ctx.limits);
-    let header = Header {
-        service,
-        to: ctx.domain,
-        from: (service == Service::S2s).then_some(ctx.s2s_from),
-    };
-    stream.open(&header).await.map_err(|e| e.to_string())?;
+    let mut stream = ctx
+        .open_stream(addr, service)
+        .await
+        .map_err(|e| e.to_string())?
+        .stream;
     stream
         .send(&format!("<starttls xmlns='{NS_TLS}'/>"))
         .await
@@ -157,7 +153,7 @@ async fn read_reply<S: AsyncRead + Unpin>(io: &mut S, wait: Duration) -> (Vec<u8
 }
 
 /// Sends a hand-built hello and classifies the answer.
-async fn raw_probe(ctx: &Context<'_>, mut io: TcpStream, offer: Offer, probe: &mut PostureProbe) {
+async fn raw_probe(ctx: &Context<'_>, mut io: Conn, offer: Offer, probe: &mut PostureProbe) {
     let hello = if offer == Offer::Sslv2 {
         sslv2_client_hello(&rand::rng().random::<[u8; 16]>())
     } else {
@@ -361,7 +357,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorder<S> {
 /// A rustls handshake pinned to one version (TLS 1.2 or 1.3).
 async fn rustls_probe(
     ctx: &Context<'_>,
-    io: TcpStream,
+    io: Conn,
     service: Service,
     mode: Mode,
     offer: Offer,

@@ -474,6 +474,8 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         tls: &tls,
         roots: &roots,
         limits: crate::check::xml::Limits::default(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+        limiter: &crate::check::net::ConnectionLimiter::new(4, 64),
         pacer: None,
         posture_cache: None,
     };
@@ -540,6 +542,8 @@ async fn runner_classifies_scripted_servers() {
         tls: &tls,
         roots: &roots,
         limits: crate::check::xml::Limits::default(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+        limiter: &crate::check::net::ConnectionLimiter::new(4, 64),
         pacer: None,
         posture_cache: None,
     };
