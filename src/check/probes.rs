@@ -39,6 +39,9 @@ pub async fn enforcement_probe(
                 ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result, wait).await,
             }
             stream.close().await;
+            if kind == ProbeKind::Sasl && result.outcome == ProbeOutcome::NoAnswer {
+                stanza_probe(ctx, service, addr, &mut result).await;
+            }
         }
         Err(e) => {
             result.outcome = ProbeOutcome::Error;
@@ -181,6 +184,95 @@ fn classify_sasl(answer: Answer, result: &mut ProbeResult) {
     }
 }
 
+/// c2s, when SASL got silence: a stanza before authentication, on a second fresh connection.
+/// A server that enforces TLS may stay silent on SASL yet say why it refuses a stanza: a
+/// stream error `<policy-violation/>` whose text says TLS (encryption) is required proves
+/// enforcement. `<not-authorized/>` is the answer to any stanza before authentication, TLS or
+/// not (RFC 6120 §4.9.3.12), so it proves nothing, whatever its text; silence neither. (Openfire
+/// closes such a stream with `<not-authorized/>` "TLS is mandatory, but was not established.",
+/// StanzaHandler.java `closeNeverEncryptedConnection`; its SASL probe already closes the
+/// stream, which proves enforcement before this probe runs.)
+async fn stanza_probe(
+    ctx: &Context<'_>,
+    service: Service,
+    addr: SocketAddr,
+    result: &mut ProbeResult,
+) {
+    let stanza = format!(
+        "<iq type='get' id='manifesto-{}'><query xmlns='jabber:iq:roster'/></iq>",
+        random_token(8)
+    );
+    let opened = match ctx.open_stream(addr, service).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            result.detail.push_str(&format!(
+                "; the stanza probe before authentication could not run: {e}"
+            ));
+            return;
+        }
+    };
+    let mut stream = opened.stream;
+    let wait = answer_wait(opened.round_trip, ctx.probe_wait_min, ctx.probe_wait);
+    result.sent.push_str(&stanza);
+    let verdict = match stream.send(&stanza).await {
+        Ok(()) => {
+            classify_stanza_answer(stream.next_within(wait, "the answer to the stanza").await)
+        }
+        Err(e) => StanzaVerdict::NoProof(format!("could not send the stanza: {e}")),
+    };
+    stream.close().await;
+    match verdict {
+        StanzaVerdict::Enforced(received) => {
+            result.received = received;
+            result.outcome = ProbeOutcome::Enforced;
+            result.detail = "the server refused a stanza before TLS with <policy-violation/> saying TLS is required (it gave no answer to SASL)".into();
+        }
+        StanzaVerdict::NoProof(what) => {
+            result.detail.push_str(&format!(
+                "; a stanza before authentication proved nothing either: {what}"
+            ));
+        }
+    }
+}
+
+enum StanzaVerdict {
+    /// What the server sent, shortened.
+    Enforced(String),
+    /// What happened, in words.
+    NoProof(String),
+}
+
+fn classify_stanza_answer(event: Result<StreamEvent, XmppError>) -> StanzaVerdict {
+    let event = match event {
+        Ok(StreamEvent::Element(e, raw)) => match check_stream_error(e) {
+            Err(XmppError::StreamError { condition, text }) => {
+                let text = text.unwrap_or_default();
+                if condition == "policy-violation" && says_tls_required(&text) {
+                    return StanzaVerdict::Enforced(XmppError::short(&raw));
+                }
+                format!("stream error <{condition}/> {text:?}")
+            }
+            Err(e) => e.to_string(),
+            Ok(e) => format!("it answered <{}/>", XmppError::short(&e.name)),
+        },
+        Ok(StreamEvent::Close) => "it closed the stream without saying why".into(),
+        Ok(StreamEvent::Open(_)) => "a second stream header".into(),
+        Err(XmppError::Timeout(..)) => "no answer within the wait".into(),
+        Err(e) => e.to_string(),
+    };
+    StanzaVerdict::NoProof(event)
+}
+
+/// Whether a stream error's text says that TLS is required: it names TLS, SSL or encryption.
+/// A policy violation for another reason (too many connections, a blocked address) proves
+/// nothing about TLS.
+fn says_tls_required(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    ["tls", "ssl", "encrypt", "starttls", "secure"]
+        .iter()
+        .any(|word| text.contains(word))
+}
+
 /// s2s: a dialback request before TLS.
 async fn dialback_probe(
     ctx: &Context<'_>,
@@ -249,6 +341,66 @@ fn classify_dialback(answer: Answer, result: &mut ProbeResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn el(ns: &str, name: &str, text: &str, children: Vec<Element>) -> Element {
+        Element {
+            ns: ns.into(),
+            name: name.into(),
+            attrs: vec![],
+            children,
+            text: text.into(),
+        }
+    }
+
+    fn stream_error(condition: &str, text: Option<&str>) -> Result<StreamEvent, XmppError> {
+        let mut children = vec![el(xmpp::NS_STREAM_ERRORS, condition, "", vec![])];
+        if let Some(t) = text {
+            children.push(el(xmpp::NS_STREAM_ERRORS, "text", t, vec![]));
+        }
+        let e = el(crate::check::xml::NS_STREAMS, "error", "", children);
+        Ok(StreamEvent::Element(
+            e,
+            "<stream:error>…</stream:error>".into(),
+        ))
+    }
+
+    /// Only a policy violation that names TLS proves enforcement; not-authorized (the answer
+    /// to any stanza before authentication), another policy violation, a stanza error,
+    /// silence or a bare close prove nothing.
+    #[test]
+    fn a_stanza_refused_for_tls_proves_enforcement_and_nothing_else_does() {
+        let enforced = |event| matches!(classify_stanza_answer(event), StanzaVerdict::Enforced(_));
+        assert!(enforced(stream_error(
+            "policy-violation",
+            Some("Encryption is required")
+        )));
+        assert!(enforced(stream_error(
+            "policy-violation",
+            Some("TLS required before authentication")
+        )));
+        let no_proof = [
+            stream_error(
+                "not-authorized",
+                Some("TLS is mandatory, but was not established."),
+            ),
+            stream_error("not-authorized", None),
+            stream_error("policy-violation", None),
+            stream_error("policy-violation", Some("Too many connections")),
+            Ok(StreamEvent::Element(
+                el("jabber:client", "iq", "", vec![]),
+                "<iq type='error'/>".into(),
+            )),
+            Ok(StreamEvent::Close),
+            Err(XmppError::Timeout(Duration::from_millis(400), "the answer")),
+        ];
+        for event in no_proof {
+            let shown = format!("{event:?}");
+            assert!(
+                matches!(classify_stanza_answer(event), StanzaVerdict::NoProof(_)),
+                "{shown}"
+            );
+        }
+    }
 
     #[test]
     fn answer_wait_follows_the_round_trip() {

@@ -1,5 +1,6 @@
 //! Behaviour no real server shows, from hand-written servers: a liar, a silent enforcer,
-//! garbage, a DOCTYPE, megabytes of features, a tarpit, bytes smuggled after `<proceed/>`.
+//! garbage, a DOCTYPE, megabytes of features, a tarpit, bytes smuggled after `<proceed/>`, a
+//! server silent on SASL that refuses a stanza before authentication.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,6 +28,9 @@ enum Behaviour {
     Tarpit,
     /// Answers `<starttls/>` with `<proceed/>` immediately followed by bytes.
     SmuggleAfterProceed,
+    /// Advertises optional STARTTLS, stays silent on a cleartext SASL `<auth/>`, and answers a
+    /// stanza before authentication with this stream error (condition, text).
+    SilentOnSasl(&'static str, &'static str),
 }
 
 /// Reads until `needle` appears or the peer goes away; false if it never came.
@@ -117,6 +121,10 @@ async fn serve_one(mut sock: TcpStream, behaviour: Behaviour) {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(())
         }
+        Behaviour::SilentOnSasl(condition, text) => {
+            silent_on_sasl(&mut sock, condition, text).await;
+            Ok(())
+        }
         Behaviour::SmuggleAfterProceed => {
             read_until(&mut sock, "<stream:stream").await;
             let features = format!(
@@ -136,6 +144,31 @@ async fn serve_one(mut sock: TcpStream, behaviour: Behaviour) {
             Ok(())
         }
     };
+}
+
+/// Optional STARTTLS; silence on a cleartext `<auth/>`; this stream error for a stanza.
+async fn silent_on_sasl(sock: &mut TcpStream, condition: &str, text: &str) {
+    read_until(sock, "<stream:stream").await;
+    let features = format!(
+        "{HEADER}<stream:features><starttls xmlns='{TLS}'/><mechanisms xmlns='{SASL}'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"
+    );
+    let _ = sock.write_all(features.as_bytes()).await;
+    let mut buf = [0u8; 4096];
+    let n = sock.read(&mut buf).await.unwrap_or(0);
+    let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if got.contains("<auth") {
+        // Silence: the connection stays open and nothing comes back.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    } else if got.contains("<iq") {
+        let error = format!(
+            "<stream:error><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>{text}</text></stream:error></stream:stream>"
+        );
+        let _ = sock.write_all(error.as_bytes()).await;
+    } else {
+        let _ = sock
+            .write_all(format!("<failure xmlns='{TLS}'/></stream:stream>").as_bytes())
+            .await;
+    }
 }
 
 async fn fake_server(behaviour: Behaviour) -> SocketAddr {
@@ -203,6 +236,58 @@ async fn a_server_that_requires_tls_without_saying_so_passes_verified() {
     assert_eq!(
         run.basis("c2s-tls-required"),
         Some("verified"),
+        "{}",
+        run.dump()
+    );
+}
+
+/// Silent on SASL, but a stanza before authentication is refused with a policy violation
+/// that says encryption is required: the second probe proves enforcement.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_violation_for_tls_on_a_stanza_passes_verified() {
+    let behaviour = Behaviour::SilentOnSasl("policy-violation", "Encryption is required");
+    let (run, _) = check_fake("policy.example", behaviour, "3").await;
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(
+        run.basis("c2s-tls-required"),
+        Some("verified"),
+        "{}",
+        run.dump()
+    );
+    let probe = &run.endpoints()[0]["probes"][0];
+    assert_eq!(probe["outcome"], "enforced", "{}", run.dump());
+    assert!(
+        probe["sent"].as_str().unwrap_or_default().contains("<iq"),
+        "{}",
+        run.dump()
+    );
+}
+
+/// Silent on SASL, and `<not-authorized/>` to a stanza before authentication (what any server
+/// answers): no proof, and optional STARTTLS from unknown software is no proof either, so
+/// inconclusive, never fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn not_authorized_on_a_stanza_is_inconclusive_never_fail() {
+    let behaviour = Behaviour::SilentOnSasl("not-authorized", "Authenticate first");
+    let (run, _) = check_fake("notauth.example", behaviour, "3").await;
+    assert_eq!(
+        run.status("c2s-tls-required"),
+        "inconclusive",
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.summary("c2s-tls-required").contains("not proven"),
+        "{}",
+        run.dump()
+    );
+    let probe = &run.endpoints()[0]["probes"][0];
+    assert_eq!(probe["outcome"], "no-answer", "{}", run.dump());
+    assert!(
+        probe["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not-authorized"),
         "{}",
         run.dump()
     );

@@ -28,6 +28,7 @@ use crate::report::{
     RequirementId, Service, Software, StarttlsOutcome, Status,
 };
 
+use fix::Family;
 pub use fix::detect_software;
 
 /// One endpoint's contribution to a requirement.
@@ -65,8 +66,10 @@ pub fn requirements(
     software: Option<Software>,
 ) -> BTreeMap<RequirementId, Requirement> {
     let mut out = BTreeMap::new();
+    let family = fix::family(software, endpoints);
     for service in [Service::C2s, Service::S2s] {
-        let (id, req) = tls_required_for(service, domain, discovery, endpoints, software);
+        let detected = (software, family);
+        let (id, req) = tls_required_for(service, domain, discovery, endpoints, detected);
         out.insert(id, req);
     }
     for (id, judge) in [
@@ -79,19 +82,20 @@ pub fn requirements(
     ] {
         out.insert(
             id,
-            over_all_endpoints(id, judge, domain, discovery, endpoints, software),
+            over_all_endpoints(id, judge, domain, discovery, endpoints, family),
         );
     }
     out
 }
 
-/// `c2s-tls-required` or `s2s-tls-required`: the endpoints of one service.
+/// `c2s-tls-required` or `s2s-tls-required`: the endpoints of one service. The software
+/// detected decides what a missing `<required/>` proves; its family, the words of the fix.
 fn tls_required_for(
     service: Service,
     domain: &str,
     discovery: &Discovery,
     endpoints: &[Endpoint],
-    software: Option<Software>,
+    (software, family): (Option<Software>, Family),
 ) -> (RequirementId, Requirement) {
     let id = match service {
         Service::C2s => RequirementId::C2sTlsRequired,
@@ -116,7 +120,8 @@ fn tls_required_for(
         let mut req = if eps.is_empty() && !unseen.is_empty() {
             unseen::nothing_seen(&unseen)
         } else {
-            let mut req = aggregate(id, domain, &eps, tls_required::judge, software);
+            let judge = |e: &Endpoint| tls_required::judge(e, software);
+            let mut req = aggregate(id, domain, &eps, judge, family);
             unseen::note(&mut req, &unseen);
             req
         };
@@ -135,7 +140,7 @@ fn over_all_endpoints(
     domain: &str,
     discovery: &Discovery,
     endpoints: &[Endpoint],
-    software: Option<Software>,
+    family: Family,
 ) -> Requirement {
     let all: Vec<&Endpoint> = endpoints.iter().collect();
     if all.is_empty() {
@@ -145,7 +150,7 @@ fn over_all_endpoints(
     let mut req = if checked.is_empty() {
         unseen::nothing_seen(&unseen)
     } else {
-        let mut req = aggregate(id, domain, &checked, judge, software);
+        let mut req = aggregate(id, domain, &checked, judge, family);
         unseen::note(&mut req, &unseen);
         req
     };
@@ -221,7 +226,7 @@ fn aggregate(
     domain: &str,
     eps: &[&Endpoint],
     judge: impl Fn(&Endpoint) -> Judgement,
-    software: Option<Software>,
+    family: Family,
 ) -> Requirement {
     let judged: Vec<(&Endpoint, Judgement)> = eps.iter().map(|e| (*e, judge(e))).collect();
     let status = judged
@@ -252,7 +257,7 @@ fn aggregate(
         (_, None) => "No endpoint was judged.".into(),
     };
     let fix = match status {
-        Status::Fail | Status::Warn => fix::fix_for(id, worst.map(|(e, _)| *e), domain, software),
+        Status::Fail | Status::Warn => fix::fix_for(id, worst.map(|(e, _)| *e), domain, family),
         _ => None,
     };
     Requirement {

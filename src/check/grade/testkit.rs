@@ -595,6 +595,22 @@ impl Ep {
         self.features().caps_node = Some("https://www.process-one.net/en/ejabberd/".into());
         self
     }
+
+    /// Openfire's caps node in the features (software detection).
+    pub(crate) fn openfire(self) -> Self {
+        self.caps("http://www.igniterealtime.org/projects/openfire/")
+    }
+
+    /// Tigase's caps node in the features (software detection).
+    pub(crate) fn tigase(self) -> Self {
+        self.caps("http://www.tigase.org/xmpp-server")
+    }
+
+    /// This caps node in the features (software detection).
+    pub(crate) fn caps(mut self, node: &str) -> Self {
+        self.features().caps_node = Some(node.into());
+        self
+    }
 }
 
 /// What discovery found, under construction (by default: SRV records for both services).

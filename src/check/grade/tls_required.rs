@@ -8,11 +8,12 @@
 
 use crate::check::grade::{Judgement, no_starttls, unreached};
 use crate::report::{
-    Basis, Endpoint, ErrorKind, Features, Mode, ProbeOutcome, RequirementId, Status,
+    Basis, Endpoint, ErrorKind, Features, Mode, ProbeOutcome, RequirementId, Service, Software,
+    Status,
 };
 
 /// One endpoint of either service.
-pub(super) fn judge(ep: &Endpoint) -> Judgement {
+pub(super) fn judge(ep: &Endpoint, software: Option<Software>) -> Judgement {
     if ep.mode == Mode::DirectTls {
         return direct_tls(ep);
     }
@@ -58,14 +59,51 @@ pub(super) fn judge(ep: &Endpoint) -> Judgement {
                         "STARTTLS is advertised without <required/> ({how_advertised}) and the plaintext probe that could show enforcement was turned away; {probe_note}"
                     ),
                 )
-            } else {
+            } else if flag_follows_setting(software) {
                 Judgement::new(
                     Status::Fail,
                     format!("STARTTLS is optional ({how_advertised}); {probe_note}"),
                 )
+            } else {
+                not_proven(ep.service, how_advertised, &probe_note)
             }
         }
     }
+}
+
+/// Whether the absence of `<required/>` proves optional TLS: only for software whose code
+/// advertises the flag exactly when the setting that enforces TLS is on.
+///
+/// - Prosody, plugins/mod_tls.lua: `c2s_feature` / `s2s_feature` get their `<required/>` child
+///   when `c2s_require_encryption` (or `require_encryption`) / `s2s_require_encryption` is
+///   set, and those are the features the `stream-features` / `s2s-stream-features` hooks add.
+/// - ejabberd, xmpp_stream_in.erl `get_tls_feature/1`: `#starttls{required =
+///   is_starttls_required(State)}`, which asks `ejabberd_c2s:tls_required/1`
+///   (`starttls_required` of the listener) or `ejabberd_s2s_in:tls_required/1`
+///   (`s2s_use_starttls: required | required_trusted`); older releases built the same
+///   element from the same settings in ejabberd_c2s.erl / ejabberd_s2s_in.erl (`tls_required`).
+///
+/// Any other software (or none detected) may enforce TLS without saying so, and a silent
+/// probe is then no evidence either way: never a fail without proof.
+fn flag_follows_setting(software: Option<Software>) -> bool {
+    matches!(software, Some(Software::Prosody | Software::Ejabberd))
+}
+
+/// No `<required/>`, no proof, software that does not tie the flag to its setting: what would
+/// decide it.
+fn not_proven(service: Service, how_advertised: &str, probe_note: &str) -> Judgement {
+    let decide = match service {
+        Service::C2s => "a SASL attempt or a stanza refused before TLS would prove enforcement",
+        Service::S2s => {
+            "a check with a dialback responder would decide it (a server that enforces TLS closes the stream instead of dialing back)"
+        }
+    };
+    Judgement::new(
+        Status::Inconclusive,
+        format!(
+            "TLS enforcement is not advertised, not proven: {how_advertised}, and {probe_note}. Without <required/>, optional TLS is proven only for Prosody and ejabberd, whose flag follows their setting; {decide}, and advertising <starttls><required/></starttls> settles it"
+        ),
+    )
 }
 
 fn direct_tls(ep: &Endpoint) -> Judgement {
@@ -180,9 +218,14 @@ mod tests {
                 [c2s().probe(NotEnforced)],
             )
             .case(
-                "fail: STARTTLS optional, the probe got no answer",
+                "fail: STARTTLS optional, the probe got no answer, Prosody detected",
                 Fail,
-                [c2s().starttls_optional().probe(NoAnswer)],
+                [c2s().starttls_optional().probe(NoAnswer).prosody()],
+            )
+            .case(
+                "fail: STARTTLS optional, the probe could not run, ejabberd detected",
+                Fail,
+                [c2s().starttls_optional().probe(Error).ejabberd()],
             )
             .case("fail: no STARTTLS", Fail, [c2s().no_starttls()])
             .case(
@@ -231,6 +274,26 @@ mod tests {
                 "inconclusive: STARTTLS optional, the probe was rate-limited",
                 Inconclusive,
                 [c2s().starttls_optional().probe_rate_limited()],
+            )
+            .case(
+                "inconclusive: STARTTLS optional, the probe got no answer, software unknown",
+                Inconclusive,
+                [c2s().starttls_optional().probe(NoAnswer)],
+            )
+            .case(
+                "inconclusive: STARTTLS optional, the probe could not run, Openfire detected",
+                Inconclusive,
+                [c2s().starttls_optional().probe(Error).openfire()],
+            )
+            .case(
+                "inconclusive: STARTTLS optional, the probe was rate-limited, Prosody detected",
+                Inconclusive,
+                [c2s().starttls_optional().probe_rate_limited().prosody()],
+            )
+            .case(
+                "fail: a processed SASL is proof whatever the software",
+                Fail,
+                [c2s().starttls_optional().probe(NotEnforced).openfire()],
             )
             .case(
                 "pass: <required/>, the probe was rate-limited",
@@ -292,7 +355,11 @@ mod tests {
                 Fail,
                 [
                     c2s().unreachable(),
-                    c2s().at("192.0.2.2").starttls_optional().probe(NoAnswer),
+                    c2s()
+                        .at("192.0.2.2")
+                        .starttls_optional()
+                        .probe(NoAnswer)
+                        .prosody(),
                 ],
             )
             .case(
@@ -352,28 +419,8 @@ mod tests {
 
     #[test]
     fn s2s_tls_required() {
-        let table = Table::new(S2sTlsRequired)
-            .case(
-                "pass: dialback refused before TLS",
-                (Pass, Verified),
-                [s2s().probe(Enforced)],
-            )
-            .case("pass: Direct TLS", (Pass, Verified), [s2s().direct_tls()])
-            .case(
-                "pass: dialback attempted, <required/> decides",
-                (Pass, Advertised),
-                [s2s().probe(Attempted)],
-            )
-            .case(
-                "pass: no answer to dialback (dialing back first)",
-                (Pass, Advertised),
-                [s2s().probe(NoAnswer)],
-            )
-            .case(
-                "fail: dialback attempted and STARTTLS optional",
-                Fail,
-                [s2s().starttls_optional().probe(Attempted)],
-            )
+        let table = s2s_without_required(s2s_basics(Table::new(S2sTlsRequired)));
+        let table = table
             .case(
                 "fail: dialback valid in cleartext",
                 Fail,
@@ -418,5 +465,77 @@ mod tests {
                 [s2s().at(V6).no_route()],
             );
         insta::assert_snapshot!(table.run());
+    }
+
+    /// Pass on a proof or on `<required/>`; what the advertisement alone decides.
+    fn s2s_basics(table: Table) -> Table {
+        table
+            .case(
+                "pass: dialback refused before TLS",
+                (Pass, Verified),
+                [s2s().probe(Enforced)],
+            )
+            .case("pass: Direct TLS", (Pass, Verified), [s2s().direct_tls()])
+            .case(
+                "pass: dialback attempted, <required/> decides",
+                (Pass, Advertised),
+                [s2s().probe(Attempted)],
+            )
+            .case(
+                "pass: no answer to dialback (dialing back first)",
+                (Pass, Advertised),
+                [s2s().probe(NoAnswer)],
+            )
+    }
+
+    /// No `<required/>` and no proof from the dialback probe: a fail only for the software
+    /// whose flag follows its setting, inconclusive for any other; a proof fails whatever it is.
+    fn s2s_without_required(table: Table) -> Table {
+        table
+            .case(
+                "fail: dialback attempted and STARTTLS optional, Prosody detected",
+                Fail,
+                [s2s().starttls_optional().probe(Attempted).prosody()],
+            )
+            .case(
+                "fail: silent dialback and STARTTLS optional, ejabberd detected",
+                Fail,
+                [s2s().starttls_optional().probe(NoAnswer).ejabberd()],
+            )
+            .case(
+                "inconclusive: silent dialback and STARTTLS optional, software unknown",
+                Inconclusive,
+                [s2s().starttls_optional().probe(NoAnswer)],
+            )
+            .case(
+                "inconclusive: dialback attempted and STARTTLS optional, Tigase detected",
+                Inconclusive,
+                [s2s().starttls_optional().probe(Attempted).tigase()],
+            )
+            .case(
+                "inconclusive: silent dialback, STARTTLS optional, another server's caps",
+                Inconclusive,
+                [s2s()
+                    .starttls_optional()
+                    .probe(NoAnswer)
+                    .caps("https://example.org/xmpp")],
+            )
+            .case(
+                "fail: dialback valid in cleartext whatever the software",
+                Fail,
+                [s2s().starttls_optional().probe(NotEnforced).openfire()],
+            )
+            .case(
+                "fail: the enforcing endpoint does not hide the optional one (Prosody)",
+                Fail,
+                [
+                    s2s(),
+                    s2s()
+                        .at("192.0.2.2")
+                        .starttls_optional()
+                        .probe(NoAnswer)
+                        .prosody(),
+                ],
+            )
     }
 }
