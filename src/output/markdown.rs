@@ -41,7 +41,9 @@ pub fn escape(s: &str) -> String {
             // A zero-width joiner after @ keeps GitHub from mentioning users or teams.
             '@' => out.push_str("@\u{200D}"),
             '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            // Controls, bidi overrides, zero-width and other invisible characters: one rule
+            // for every output (crate::text).
+            c if crate::text::forbidden_char(c).is_some() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -279,5 +281,13 @@ mod tests {
         assert!(!e.contains("@org"));
         assert!(e.contains("\\`x\\`"));
         assert!(e.contains("\\|"));
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_replaced() {
+        let e = escape("evil\u{202e}gpj.exe zero\u{200b}width \u{1b}[31m");
+        for c in ['\u{202e}', '\u{200b}', '\u{1b}'] {
+            assert!(!e.contains(c), "{e:?}");
+        }
     }
 }

@@ -234,9 +234,22 @@ impl Text {
     }
 }
 
-/// Peer-controlled text must not drive the terminal (escape sequences, control characters).
+/// Peer-controlled text must not drive the terminal or rearrange a line: escape sequences,
+/// control, bidi and other invisible characters are shown as `\u{...}` ([`crate::text`]).
 pub(crate) fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
+    crate::text::neutralize(s).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn peer_text_cannot_drive_or_reorder_a_terminal_line() {
+        let c = clean("a\u{1b}]0;x\u{7}b\u{202e}c\nd");
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\n'] {
+            assert!(!c.contains(bad), "{c:?}");
+        }
+        assert_eq!(clean("plain text"), "plain text");
+    }
 }
