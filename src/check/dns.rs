@@ -135,6 +135,15 @@ fn srv_answer(answers: &[hickory_proto::rr::Record]) -> SrvAnswer {
     }
 }
 
+/// A host's addresses as they are checked: sorted, without duplicates, at most
+/// [`MAX_ADDRESSES_PER_HOST`].
+fn capped(mut addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    addrs.sort();
+    addrs.dedup();
+    addrs.truncate(MAX_ADDRESSES_PER_HOST);
+    addrs
+}
+
 /// The addresses in an A/AAAA answer.
 fn addresses_in(answers: &[hickory_proto::rr::Record]) -> impl Iterator<Item = IpAddr> + '_ {
     answers.iter().filter_map(|r| match &r.data {
@@ -156,10 +165,7 @@ pub(crate) fn discover_from_answers(
         let modes = [Mode::Starttls, Mode::DirectTls].map(|m| (m, &answer));
         add_service(&mut d, domain, service, modes.into_iter());
     }
-    let mut addrs: Vec<IpAddr> = addresses_in(answers).collect();
-    addrs.sort();
-    addrs.dedup();
-    addrs.truncate(MAX_ADDRESSES_PER_HOST);
+    let addrs = capped(addresses_in(answers).collect());
     for t in &d.targets {
         d.addresses.insert(t.host.clone(), Ok(addrs.clone()));
     }
@@ -184,9 +190,7 @@ pub async fn lookup_addresses(resolver: &TokioResolver, host: &str) -> Result<Ve
             Err(e) => errors.push(e.to_string()),
         }
     }
-    out.sort();
-    out.dedup();
-    out.truncate(MAX_ADDRESSES_PER_HOST);
+    let out = capped(out);
     if out.is_empty() && !errors.is_empty() {
         return Err(errors.join("; "));
     }
