@@ -12,6 +12,7 @@ pub(crate) mod net;
 pub(crate) mod posture;
 pub(crate) mod probes;
 pub(crate) mod reach;
+pub mod responder;
 pub(crate) mod session;
 pub(crate) mod tls;
 pub(crate) mod xml;

@@ -1,0 +1,29 @@
+//! The checker's side of the dialback responder (`manifesto responder`, `crate::responder`):
+//! the configuration file both read, the dialback keys a checker mints and the responder
+//! verifies, the observations the responder records, and the client of its HTTP API.
+//!
+//! Why a responder: XEP-0220 dialback makes the target connect back to the sender domain and
+//! ask it whether the key is genuine (`<db:verify/>`). With a sender domain that resolves
+//! nowhere (our default, [`crate::check::DEFAULT_S2S_FROM`]), Prosody dials back, fails and stays
+//! silent, so nothing is proven. With a sender domain whose s2s endpoint we run, the dialback
+//! completes and the target must then decide on our cleartext stream: refuse it (enforced) or
+//! accept it (not enforced). A second probe domain that never offers TLS shows whether the
+//! target federates outbound in cleartext.
+//!
+//! Threat model: the target is untrusted. It may answer `valid` without dialing back (the
+//! responder then has no record of our key: a lie, graded as a failure), replay keys (each key
+//! verifies once), or forge them (an HMAC under a secret only checkers and the responder hold).
+//! The API is authenticated with a token derived from the same secret; the secret never
+//! travels.
+
+pub mod client;
+pub mod config;
+pub mod key;
+pub mod model;
+
+pub use client::{ApiClient, ApiError};
+pub use config::{ConfigError, ResponderConfig};
+pub use key::{KeyInput, KeyVerdict, Secret};
+pub use model::{
+    ConnectionRecord, End, ListenerKind, Observations, ResultSeen, TlsSeen, VerifySeen,
+};
