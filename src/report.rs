@@ -104,6 +104,9 @@ pub enum RequirementId {
     ModernTls,
     ForwardSecrecy,
     DomainControl,
+    /// Present only when a dialback responder was used (`--responder`): does the server refuse
+    /// to federate with a peer that offers no TLS? Absent means "not tested".
+    S2sOutboundTls,
 }
 
 impl RequirementId {
@@ -123,6 +126,7 @@ impl RequirementId {
             RequirementId::ModernTls => "modern-tls",
             RequirementId::ForwardSecrecy => "forward-secrecy",
             RequirementId::DomainControl => "domain-control",
+            RequirementId::S2sOutboundTls => "s2s-outbound-tls",
         }
     }
 
@@ -135,6 +139,7 @@ impl RequirementId {
             RequirementId::ModernTls => "Modern TLS versions",
             RequirementId::ForwardSecrecy => "Forward secrecy",
             RequirementId::DomainControl => "Domain control",
+            RequirementId::S2sOutboundTls => "TLS required for outgoing federation",
         }
     }
 }
@@ -667,8 +672,12 @@ pub struct CertificateDetails {
 pub enum ProbeKind {
     /// SASL SCRAM-SHA-1 (then PLAIN) auth before TLS, c2s.
     Sasl,
-    /// Dialback `<db:result/>` before TLS, s2s.
+    /// Dialback `<db:result/>` before TLS, s2s. With a responder, from its `domain`: the
+    /// target can complete the dial-back, and must then refuse or accept our cleartext stream.
     Dialback,
+    /// With a responder: dialback from its `plain_domain`, which never offers TLS. Does the
+    /// target federate outbound in cleartext?
+    OutboundDialback,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -701,6 +710,71 @@ pub struct ProbeResult {
     /// Why the probe could not run, when that decides how it is graded (`rate-limited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
+    /// What the dialback responder saw of this probe (only with `--responder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder: Option<ResponderEvidence>,
+}
+
+impl ResponderEvidence {
+    /// What the responder saw, in a few words: how the proof came about.
+    pub fn words(&self) -> String {
+        let sender = &self.sender;
+        if self.by_difference {
+            return format!(
+                "proved by difference: no dial-back for a cleartext dialback, one to {sender} for the same dialback over TLS"
+            );
+        }
+        if self.dialed_back {
+            let how = self
+                .tls
+                .as_deref()
+                .map(|v| format!("over {v}"))
+                .unwrap_or_else(|| "in cleartext".into());
+            let answer = if self.verified {
+                "vouched for"
+            } else {
+                "refused"
+            };
+            return format!(
+                "the target dialled back to {sender} {how}; the responder {answer} our key"
+            );
+        }
+        if self.starttls_unoffered {
+            return format!("the target insisted on STARTTLS with {sender}, which offers none");
+        }
+        match self.connections {
+            0 => format!("the target never connected to {sender}"),
+            n => format!("the target connected to {sender} {n} time(s) without dialing back"),
+        }
+    }
+}
+
+/// What the dialback responder (`manifesto responder`) saw while a probe ran: whether the
+/// target dialled back to the probe domain, how, and what it did there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResponderEvidence {
+    /// The probe domain we claimed to be.
+    pub sender: String,
+    /// The target sent our key back in a `<db:verify/>` (the dial-back happened).
+    pub dialed_back: bool,
+    /// The responder answered that `<db:verify/>` `valid`.
+    #[serde(default)]
+    pub verified: bool,
+    /// The TLS version of the target's connection to the responder, if it used TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// The target sent `<starttls/>` to a probe domain that offered none.
+    #[serde(default)]
+    pub starttls_unoffered: bool,
+    /// Connections from the target the responder saw during the probe.
+    #[serde(default)]
+    pub connections: u32,
+    /// The proof rests on a difference: the cleartext dialback got nothing, the same dialback
+    /// over TLS on our own stream completed.
+    #[serde(default)]
+    pub by_difference: bool,
+    /// In words, for people.
+    pub summary: String,
 }
 
 /// One TLS posture probe: a protocol version or suite set offered to the server.

@@ -92,6 +92,7 @@ struct CommentTemplate<'a> {
     verdict_line: &'a str,
     summary: &'a str,
     problems: &'a [String],
+    notes: &'a [String],
     files: &'a [FileView],
     other_files: &'a [String],
     unchecked: &'a [String],
@@ -134,6 +135,7 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
     let summary = summary(review);
     // Our own sentences, escaped anyway: they quote logins.
     let problems: Vec<String> = review.problems.iter().map(|p| escape(p)).collect();
+    let notes: Vec<String> = review.notes.iter().map(|n| escape(n)).collect();
     let files = file_views(&review.files, detail);
     let other_files = other_file_lines(&review.other_files, detail);
     let unchecked = unchecked_lines(review, detail);
@@ -149,6 +151,7 @@ fn render_with(review: &ReviewReport, detail: Detail) -> Result<String, askama::
         verdict_line: &verdict_line,
         summary: &summary,
         problems: &problems,
+        notes: &notes,
         files: &files,
         other_files: &other_files,
         unchecked: &unchecked,

@@ -174,6 +174,10 @@ pub struct ReviewReport {
     /// Why the review as a whole cannot pass, in sentences (no PR author, too many domains).
     #[serde(default)]
     pub problems: Vec<String>,
+    /// What the review could not do and who will (the s2s proof pending for the sweep): shown,
+    /// without changing the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ReviewReport {

@@ -72,6 +72,9 @@ pub struct ReviewOptions {
     pub step_summary: Option<PathBuf>,
     /// How domains are checked.
     pub check: CheckOptions,
+    /// Why the dialback responder could not be used although one was asked for (a pull request
+    /// from a fork gets no secrets), for the comment.
+    pub responder_unavailable: Option<String>,
 }
 
 /// A finished review and where it was written.
@@ -118,6 +121,25 @@ impl ReviewError {
     }
 }
 
+/// Without the dialback responder, s2s enforcement is proven only where a server refuses a
+/// cleartext dialback at once, and outbound federation is not tested: the sweep, which holds
+/// the secret, proves both later.
+fn s2s_pending(opts: &ReviewOptions, review: &ReviewReport) -> Option<String> {
+    if opts.check.responder.is_some() || review.domains.is_empty() {
+        return None;
+    }
+    let why = opts
+        .responder_unavailable
+        .as_deref()
+        .map(|why| format!(" ({why})"))
+        .unwrap_or_default();
+    Some(format!(
+        "s2s proof pending: this review ran without the dialback responder{why}, so s2s TLS \
+         enforcement is proven here only where a server refuses a cleartext dialback at once, \
+         and federation with peers that offer no TLS is not tested; the next sweep proves both."
+    ))
+}
+
 /// `manifesto review`: reviews the PR and writes comment.md, review.json and the step summary.
 /// Printing (annotations, the summary line) and the exit code are the caller's.
 pub async fn run_review(opts: &ReviewOptions) -> Result<ReviewOutput, ReviewError> {
@@ -130,6 +152,10 @@ pub async fn run_review(opts: &ReviewOptions) -> Result<ReviewOutput, ReviewErro
         &checker,
     )
     .await?;
+    let mut review = review;
+    if let Some(note) = s2s_pending(opts, &review) {
+        review.notes.push(note);
+    }
     let comment = render_comment(&review)?;
     let json = serde_json::to_string_pretty(&review)?;
     let write = |path: PathBuf, data: &[u8]| {
@@ -227,6 +253,7 @@ pub async fn review(
         domains,
         unchecked_domains,
         problems,
+        notes: vec![],
     };
     review.verdict = review.compute_verdict();
     Ok(review)

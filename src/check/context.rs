@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub pacer: Option<&'a net::Pacer>,
     /// Posture results shared by the endpoints of a check, or by the checks of a sweep.
     pub posture_cache: Option<&'a crate::check::posture::PostureCache>,
+    /// The dialback responder, when the check has one (`--responder`).
+    pub responder: Option<&'a crate::check::responder::ResponderLink>,
 }
 
 /// Why opening a connection or a stream failed.
@@ -117,12 +119,22 @@ impl Context<'_> {
         addr: SocketAddr,
         service: Service,
     ) -> Result<Opened, OpenError> {
+        self.open_stream_with(addr, &self.header(service)).await
+    }
+
+    /// [`Self::open_stream`] with our own stream header (an s2s stream from a responder's probe
+    /// domain).
+    pub async fn open_stream_with(
+        &self,
+        addr: SocketAddr,
+        header: &Header<'_>,
+    ) -> Result<Opened, OpenError> {
         self.politely(addr, async || {
             let conn = self.connect_once(addr).await?;
             let heard = conn.heard();
             let mut stream = XmppStream::new(conn, self.timeout, self.limits);
             let started = std::time::Instant::now();
-            match stream.open(&self.header(service)).await {
+            match stream.open(header).await {
                 Ok((header, features)) => Ok(Opened {
                     stream,
                     header,
@@ -288,6 +300,7 @@ mod tests {
                 limiter: &self.limiter,
                 pacer: None,
                 posture_cache: None,
+                responder: None,
             }
         }
     }

@@ -5,6 +5,7 @@ pub(crate) mod advisories;
 pub(crate) mod context;
 pub(crate) mod coverage;
 pub mod dane;
+pub(crate) mod dialback;
 pub(crate) mod dns;
 pub(crate) mod grade;
 pub(crate) mod identity;
@@ -80,6 +81,8 @@ pub struct CheckOptions {
     /// The caps above, shared by every `Checker` that is given the same one; `Checker::new`
     /// makes one from the two numbers when absent (see `crate::check::net::ConnectionLimiter`).
     pub connection_limiter: Option<Arc<net::ConnectionLimiter>>,
+    /// The dialback responder (`--responder`): s2s enforcement proven both ways.
+    pub responder: Option<Arc<responder::ResponderLink>>,
 }
 
 impl Default for CheckOptions {
@@ -101,6 +104,7 @@ impl Default for CheckOptions {
             max_connections_per_address: net::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             max_connections: None,
             connection_limiter: None,
+            responder: None,
         }
     }
 }
@@ -117,6 +121,9 @@ pub enum CheckError {
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
     Tls(#[from] crate::check::tls::TlsError),
+    /// The dialback responder's configuration or secret cannot be used (`--responder`).
+    #[error(transparent)]
+    Responder(#[from] responder::ConfigError),
 }
 
 /// Normalises an XMPP domain to its lower-case A-label form (see [`crate::domain::normalize`]).
@@ -215,6 +222,10 @@ impl Checker {
         dane::degrade_discovery(&dnssec, &mut discovery);
         let software = grade::detect_software(&endpoints);
         let mut requirements = grade::requirements(domain, &discovery, &endpoints, software);
+        if self.opts.responder.is_some() {
+            let outbound = grade::outbound_requirement(domain, &discovery, &endpoints, software);
+            requirements.insert(crate::report::RequirementId::S2sOutboundTls, outbound);
+        }
         let coverage = coverage::of(&endpoints);
         if self.opts.require_full_coverage {
             coverage::require_full(&mut requirements, &endpoints, &coverage);
@@ -266,6 +277,7 @@ impl Checker {
             limiter: &self.limiter,
             pacer: self.opts.pacer.as_deref(),
             posture_cache: Some(self.opts.posture_cache.as_deref().unwrap_or(&own_cache)),
+            responder: self.opts.responder.as_deref(),
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {

@@ -12,14 +12,30 @@ use crate::check::xmpp::{self, NS_DIALBACK, NS_SASL, XmppError, XmppStream, chec
 use crate::report::{ErrorKind, ProbeKind, ProbeOutcome, ProbeResult, Service};
 use base64::Engine;
 use rand::Rng;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Runs the enforcement probe on a fresh plaintext connection.
+/// With a responder, s2s: whether the target federates outbound with a peer that offers no
+/// TLS (`crate::check::dialback`); `None` without one, or for c2s.
+pub async fn outbound_probe(
+    ctx: &Context<'_>,
+    service: Service,
+    addr: SocketAddr,
+) -> Option<ProbeResult> {
+    let link = ctx.responder.filter(|_| service == Service::S2s)?;
+    Some(crate::check::dialback::outbound_probe(ctx, link, addr).await)
+}
+
+/// Runs the enforcement probe on a fresh plaintext connection. With a responder, the s2s
+/// probe is a dialback the target can complete (`crate::check::dialback`).
 pub async fn enforcement_probe(
     ctx: &Context<'_>,
     service: Service,
     kind: ProbeKind,
     addr: SocketAddr,
 ) -> ProbeResult {
+    if let (ProbeKind::Dialback, Some(link)) = (kind, ctx.responder) {
+        return crate::check::dialback::inbound_probe(ctx, link, addr).await;
+    }
     let started = Instant::now();
     let mut result = ProbeResult {
         kind,
@@ -29,6 +45,7 @@ pub async fn enforcement_probe(
         detail: String::new(),
         duration_ms: 0,
         error_kind: None,
+        responder: None,
     };
     match ctx.open_stream(addr, service).await {
         Ok(opened) => {
@@ -36,7 +53,9 @@ pub async fn enforcement_probe(
             let wait = answer_wait(opened.round_trip, ctx.probe_wait_min, ctx.probe_wait);
             match kind {
                 ProbeKind::Sasl => sasl_probe(&mut stream, &mut result, wait).await,
-                ProbeKind::Dialback => dialback_probe(ctx, &mut stream, &mut result, wait).await,
+                ProbeKind::Dialback | ProbeKind::OutboundDialback => {
+                    dialback_probe(ctx, &mut stream, &mut result, wait).await
+                }
             }
             stream.close().await;
             if kind == ProbeKind::Sasl && result.outcome == ProbeOutcome::NoAnswer {
@@ -56,7 +75,7 @@ pub async fn enforcement_probe(
 }
 
 /// What came back to a probe, classified.
-enum Answer {
+pub(crate) enum Answer {
     Element(Element, String),
     /// A stream error or the end of the stream: the server refused to go on in plaintext.
     Closed(String),
@@ -68,11 +87,14 @@ enum Answer {
 /// stream header to features exchange just measured), at least `min`, at most
 /// `max`. A server that answers at all answers within a round trip or two; waiting longer only
 /// waits out servers that deliberately stay silent (Prosody's dialback).
-fn answer_wait(round_trip: Duration, min: Duration, max: Duration) -> Duration {
+pub(crate) fn answer_wait(round_trip: Duration, min: Duration, max: Duration) -> Duration {
     (round_trip * 4).max(min).min(max.max(min))
 }
 
-async fn await_answer(stream: &mut XmppStream<Conn>, wait: Duration) -> Answer {
+pub(crate) async fn await_answer<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut XmppStream<S>,
+    wait: Duration,
+) -> Answer {
     match stream.next_within(wait, "the answer to the probe").await {
         Ok(StreamEvent::Element(e, raw)) => match check_stream_error(e) {
             Ok(e) => Answer::Element(e, raw),
@@ -87,7 +109,7 @@ async fn await_answer(stream: &mut XmppStream<Conn>, wait: Duration) -> Answer {
     }
 }
 
-fn random_token(len: usize) -> String {
+pub(crate) fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..len)
@@ -266,7 +288,7 @@ fn classify_stanza_answer(event: Result<StreamEvent, XmppError>) -> StanzaVerdic
 /// Whether a stream error's text says that TLS is required: it names TLS, SSL or encryption.
 /// A policy violation for another reason (too many connections, a blocked address) proves
 /// nothing about TLS.
-fn says_tls_required(text: &str) -> bool {
+pub(crate) fn says_tls_required(text: &str) -> bool {
     let text = text.to_ascii_lowercase();
     ["tls", "ssl", "encrypt", "starttls", "secure"]
         .iter()

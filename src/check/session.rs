@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use crate::check::context::{Context, OpenError, Opened};
 use crate::check::identity;
 use crate::check::net::{self, Conn};
-use crate::check::probes::enforcement_probe;
+use crate::check::probes::{enforcement_probe, outbound_probe};
 use crate::check::tls::TlsError;
 use crate::check::xml::{Limits, StreamEvent};
 use crate::check::xmpp::{self, NS_TLS, XmppError, XmppStream, check_stream_error};
@@ -107,11 +107,13 @@ pub async fn check_endpoint(
                     Service::C2s => ProbeKind::Sasl,
                     Service::S2s => ProbeKind::Dialback,
                 };
-                let (_, probe) = tokio::join!(
+                let (_, probe, outbound) = tokio::join!(
                     starttls_session(ctx, &mut endpoint, addr),
-                    enforcement_probe(ctx, service, probe_kind, addr)
+                    enforcement_probe(ctx, service, probe_kind, addr),
+                    outbound_probe(ctx, service, addr)
                 );
                 endpoint.probes.push(probe);
+                endpoint.probes.extend(outbound);
             }
             Mode::DirectTls => direct_tls_session(ctx, &mut endpoint, addr).await,
         }

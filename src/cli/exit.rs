@@ -69,7 +69,9 @@ pub(crate) fn for_sweep_error(e: &crate::register::sweep::SweepError) -> Exit {
     match e {
         SweepError::InvalidDomain { .. }
         | SweepError::NotInRegister(_)
-        | SweepError::Checker(CheckError::CaFile(..) | CheckError::TrustAnchor(..)) => Exit::Usage,
+        | SweepError::Checker(
+            CheckError::CaFile(..) | CheckError::TrustAnchor(..) | CheckError::Responder(_),
+        ) => Exit::Usage,
         SweepError::InvalidRegister { .. }
         | SweepError::Checker(_)
         | SweepError::Store(_)
@@ -111,7 +113,8 @@ impl From<&crate::cli::commands::check::CheckCommandError> for Exit {
             CheckCommandError::Check(
                 CheckError::InvalidDomain(..)
                 | CheckError::CaFile(..)
-                | CheckError::TrustAnchor(..),
+                | CheckError::TrustAnchor(..)
+                | CheckError::Responder(_),
             ) => Exit::Usage,
             CheckCommandError::Check(CheckError::Dns(_) | CheckError::Tls(_))
             | CheckCommandError::Output(_) => Exit::Fail,

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::check::{CheckOptions, DEFAULT_S2S_FROM};
+use std::sync::Arc;
+
+use crate::check::responder::ResponderLink;
+use crate::check::{CheckError, CheckOptions, DEFAULT_S2S_FROM};
 use crate::report::IpFamily;
 
 /// Network options shared by every command that checks domains.
@@ -58,6 +61,11 @@ pub struct NetworkArgs {
     /// lower].
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub max_connections: Option<usize>,
+    /// The dialback responder's configuration file (docs/responder.md): proves s2s TLS
+    /// enforcement both ways (inbound and outbound). The secret comes from its `secret_file`
+    /// or the environment variable MANIFESTO_RESPONDER_SECRET.
+    #[arg(long, value_name = "FILE", env = "MANIFESTO_RESPONDER")]
+    pub responder: Option<PathBuf>,
 }
 
 /// The clap face of `CheckOptions::ip_family`.
@@ -80,7 +88,18 @@ impl IpFamilyArg {
 }
 
 impl NetworkArgs {
-    pub fn check_options(&self) -> CheckOptions {
+    /// The check options, with the responder's configuration and secret read when given.
+    pub fn check_options(&self) -> Result<CheckOptions, CheckError> {
+        let mut options = self.options_without_responder();
+        if let Some(path) = &self.responder {
+            let link = ResponderLink::load(path, options.timeout)?;
+            options.responder = Some(Arc::new(link));
+        }
+        Ok(options)
+    }
+
+    /// The check options, without a responder.
+    pub fn options_without_responder(&self) -> CheckOptions {
         CheckOptions {
             resolvers: self.resolvers.clone(),
             ca_files: self.ca_files.clone(),
@@ -98,6 +117,7 @@ impl NetworkArgs {
             max_connections_per_address: self.max_connections_per_address,
             max_connections: self.max_connections,
             connection_limiter: None,
+            responder: None,
         }
     }
 }

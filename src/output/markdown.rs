@@ -203,7 +203,14 @@ fn endpoint_row(ep: &Endpoint, out: &mut String) {
     let probe = ep
         .probes
         .iter()
-        .map(|p| format!("{}: {}", serde_plain(&p.kind), serde_plain(&p.outcome)))
+        .map(|p| {
+            let via = if p.responder.is_some() {
+                " (responder)"
+            } else {
+                ""
+            };
+            format!("{}: {}{via}", serde_plain(&p.kind), serde_plain(&p.outcome))
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(

@@ -179,6 +179,9 @@ impl Text {
                 serde_plain(&p.outcome),
                 clean(&p.detail)
             );
+            if let Some(r) = &p.responder {
+                let _ = writeln!(out, "        responder: {}", clean(&r.words()));
+            }
         }
         if let Some(t) = &ep.tls {
             let _ = writeln!(

@@ -165,6 +165,7 @@ fn probe_text(p: &ProbeResult) -> String {
     let kind = match p.kind {
         ProbeKind::Sasl => "SASL auth before TLS",
         ProbeKind::Dialback => "dialback before TLS",
+        ProbeKind::OutboundDialback => "dialback from a peer without TLS (outbound)",
     };
     let outcome = match p.outcome {
         ProbeOutcome::Enforced => "refused (good)",
@@ -173,7 +174,10 @@ fn probe_text(p: &ProbeResult) -> String {
         ProbeOutcome::NoAnswer => "no answer",
         ProbeOutcome::Error => "could not run",
     };
-    format!("{kind}: {outcome}")
+    match &p.responder {
+        Some(r) => format!("{kind}: {outcome} ({})", r.words()),
+        None => format!("{kind}: {outcome}"),
+    }
 }
 
 fn discovery_line(d: &DiscoveryRecord) -> String {

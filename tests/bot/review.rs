@@ -351,6 +351,7 @@ fn hostile_review(text: &str, domains: usize) -> ReviewReport {
         base: "b".repeat(40),
         head: "c".repeat(40),
         author: Some("mallory".into()),
+        notes: vec![text.into()],
         reviewed_at: OffsetDateTime::now_utc(),
         tool_version: "0.1.0".into(),
         files: vec![FileReview {

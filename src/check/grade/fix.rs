@@ -214,7 +214,7 @@ pub(super) fn fix_for(
             words.install_certificate(domain)
         }
         RequirementId::C2sTlsRequired => words.require_tls("c2s"),
-        RequirementId::S2sTlsRequired => words.require_tls("s2s"),
+        RequirementId::S2sTlsRequired | RequirementId::S2sOutboundTls => words.require_tls("s2s"),
         RequirementId::TrustedCertificate => {
             let how = words.say(
                 "",

@@ -12,6 +12,7 @@
 mod fix;
 mod forward_secrecy;
 mod modern_tls;
+mod outbound_tls;
 mod tls_required;
 mod trusted_certificate;
 mod unseen;
@@ -88,6 +89,62 @@ pub fn requirements(
     out
 }
 
+/// `s2s-outbound-tls`, for a check that used a dialback responder: the s2s endpoints whose
+/// outbound probe ran.
+pub fn outbound_requirement(
+    domain: &str,
+    discovery: &Discovery,
+    endpoints: &[Endpoint],
+    software: Option<Software>,
+) -> Requirement {
+    let id = RequirementId::S2sOutboundTls;
+    let family = fix::family(software, endpoints);
+    let s2s: Vec<&Endpoint> = endpoints
+        .iter()
+        .filter(|e| e.service == Service::S2s)
+        .collect();
+    let probed: Vec<&Endpoint> = s2s
+        .iter()
+        .copied()
+        .filter(|e| outbound_tls::probe_of(e).is_some())
+        .collect();
+    let mut req = if s2s.is_empty() && discovery.absent.contains(&Service::S2s) {
+        Requirement {
+            status: Status::NotApplicable,
+            summary: format!("{domain} publishes no s2s service: it does not federate."),
+            basis: None,
+            fix: None,
+            evidence: vec![],
+        }
+    } else if probed.is_empty() {
+        let reasons = s2s
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.label(),
+                    e.error.as_deref().unwrap_or("not probed (Direct TLS)")
+                )
+            })
+            .collect();
+        Requirement {
+            status: Status::Inconclusive,
+            summary: format!(
+                "No s2s endpoint of {domain} could be asked to federate with a peer that offers no TLS."
+            ),
+            basis: None,
+            fix: None,
+            evidence: reasons,
+        }
+    } else {
+        aggregate(id, domain, &probed, outbound_tls::judge, family)
+    };
+    if discovery.failed.contains(&Service::S2s) {
+        degrade_for_lookup_failure(&mut req, discovery, Service::S2s);
+    }
+    req
+}
+
 /// `c2s-tls-required` or `s2s-tls-required`: the endpoints of one service. The software
 /// detected decides what a missing `<required/>` proves; its family, the words of the fix.
 fn tls_required_for(
@@ -122,6 +179,9 @@ fn tls_required_for(
         } else {
             let judge = |e: &Endpoint| tls_required::judge(e, software);
             let mut req = aggregate(id, domain, &eps, judge, family);
+            if service == Service::S2s {
+                tls_required::responder_note(&mut req, &eps);
+            }
             unseen::note(&mut req, &unseen);
             req
         };
@@ -277,7 +337,9 @@ fn aggregate_basis(
 ) -> Option<Basis> {
     let tls_required = matches!(
         id,
-        RequirementId::C2sTlsRequired | RequirementId::S2sTlsRequired
+        RequirementId::C2sTlsRequired
+            | RequirementId::S2sTlsRequired
+            | RequirementId::S2sOutboundTls
     );
     if !tls_required || !matches!(status, Status::Pass | Status::Warn) {
         return None;
@@ -303,6 +365,7 @@ fn pass_summary(id: RequirementId, domain: &str, n: usize, basis: Option<Basis>)
         RequirementId::ModernTls => modern_tls::pass_summary(&endpoints),
         RequirementId::ForwardSecrecy => forward_secrecy::pass_summary(&endpoints),
         RequirementId::DomainControl => "Domain control is proven.".into(),
+        RequirementId::S2sOutboundTls => outbound_tls::pass_summary(&endpoints),
     }
 }
 

@@ -160,6 +160,7 @@ pub(crate) fn probe_result(service: Service, outcome: ProbeOutcome) -> ProbeResu
         detail: detail.into(),
         duration_ms: 5,
         error_kind: None,
+        responder: None,
     }
 }
 

@@ -8,8 +8,8 @@
 
 use crate::check::grade::{Judgement, no_starttls, unreached};
 use crate::report::{
-    Basis, Endpoint, ErrorKind, Features, Mode, ProbeOutcome, RequirementId, Service, Software,
-    Status,
+    Basis, Endpoint, ErrorKind, Features, Mode, ProbeKind, ProbeOutcome, Requirement,
+    RequirementId, Service, Software, Status,
 };
 
 /// One endpoint of either service.
@@ -26,7 +26,10 @@ pub(super) fn judge(ep: &Endpoint, software: Option<Software>) -> Judgement {
             "STARTTLS is not offered, so every stream is plaintext (no certificate configured?)",
         );
     }
-    let probe = ep.probes.first();
+    let probe = ep
+        .probes
+        .iter()
+        .find(|p| matches!(p.kind, ProbeKind::Sasl | ProbeKind::Dialback));
     let probe_detail = probe.map(|p| p.detail.as_str()).unwrap_or_default();
     let how_advertised = advertised_words(features);
     match probe.map(|p| p.outcome) {
@@ -133,6 +136,32 @@ fn advertised_words(f: &Features) -> &'static str {
         "<starttls/> without <required/>"
     } else {
         "no <starttls/>"
+    }
+}
+
+/// s2s: how the dialback responder proved the pass, or, without one, what it would add to an
+/// advertised one.
+pub(super) fn responder_note(req: &mut Requirement, eps: &[&Endpoint]) {
+    if req.status != Status::Pass {
+        return;
+    }
+    let evidence = eps.iter().find_map(|e| {
+        e.probes
+            .iter()
+            .find(|p| p.kind == ProbeKind::Dialback)
+            .and_then(|p| p.responder.as_ref())
+    });
+    match (evidence, req.basis) {
+        (Some(r), Some(Basis::Verified)) => {
+            req.summary.push_str(&format!(
+                " Inbound, through the dialback responder: {}.",
+                r.words()
+            ));
+        }
+        (None, Some(Basis::Advertised)) => req.summary.push_str(
+            " A check with the dialback responder (--responder, see docs/responder.md) would prove it.",
+        ),
+        _ => {}
     }
 }
 

@@ -478,6 +478,7 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         limiter: &crate::check::net::ConnectionLimiter::new(4, 64),
         pacer: None,
         posture_cache: None,
+        responder: None,
     };
     let mode = if starttls {
         Mode::Starttls
@@ -546,6 +547,7 @@ async fn runner_classifies_scripted_servers() {
         limiter: &crate::check::net::ConnectionLimiter::new(4, 64),
         pacer: None,
         posture_cache: None,
+        responder: None,
     };
     let p = run_probe(&ctx, Service::C2s, Mode::DirectTls, addr, Offer::Sslv3).await;
     assert_eq!(p.outcome, PostureOutcome::Error);

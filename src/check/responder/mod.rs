@@ -27,3 +27,29 @@ pub use key::{KeyInput, KeyVerdict, Secret};
 pub use model::{
     ConnectionRecord, End, ListenerKind, Observations, ResultSeen, TlsSeen, VerifySeen,
 };
+
+use std::path::Path;
+use std::time::Duration;
+
+/// What a checker holds of a responder: its configuration, the secret, and the API client.
+#[derive(Debug)]
+pub struct ResponderLink {
+    pub config: ResponderConfig,
+    pub secret: Secret,
+    pub api: ApiClient,
+}
+
+impl ResponderLink {
+    /// Reads the responder's configuration file and the secret (`secret_file` or
+    /// `MANIFESTO_RESPONDER_SECRET`).
+    pub fn load(path: &Path, timeout: Duration) -> Result<Self, ConfigError> {
+        let config = ResponderConfig::load(path)?;
+        let secret = config.secret()?;
+        let api = ApiClient::new(&config, &secret, timeout);
+        Ok(ResponderLink {
+            config,
+            secret,
+            api,
+        })
+    }
+}

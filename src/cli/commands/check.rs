@@ -92,7 +92,7 @@ pub(crate) async fn execute(args: CheckArgs) -> Result<Exit, CheckCommandError> 
         .iter()
         .map(|d| normalize_domain(d))
         .collect::<Result<Vec<String>, CheckError>>()?;
-    let checker = Checker::new(args.network.check_options())?;
+    let checker = Checker::new(args.network.check_options()?)?;
     let reports: Vec<Report> =
         futures::future::join_all(domains.iter().map(|d| checker.check(d))).await;
     print_reports(&reports, args.format.into(), args.color).map_err(CheckCommandError::Output)?;

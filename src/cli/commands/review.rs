@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::bot::review::{ReviewOptions, annotations, run_review};
+use crate::check::CheckError;
+use crate::check::responder::ConfigError;
 use crate::cli::exit::Exit;
 use crate::cli::network::NetworkArgs;
 
@@ -35,8 +37,20 @@ pub struct ReviewArgs {
 }
 
 impl ReviewArgs {
-    fn options(&self) -> ReviewOptions {
-        ReviewOptions {
+    /// The options; a responder whose secret is missing (a pull request from a fork gets no
+    /// secrets) is left out with a note, any other responder problem is an error.
+    fn options(&self) -> Result<ReviewOptions, CheckError> {
+        let (check, responder_unavailable) = match self.network.check_options() {
+            Ok(check) => (check, None),
+            Err(CheckError::Responder(
+                e @ (ConfigError::NoSecret(_) | ConfigError::Secret(..)),
+            )) => (
+                self.network.options_without_responder(),
+                Some(format!("no secret: {e}")),
+            ),
+            Err(e) => return Err(e),
+        };
+        Ok(ReviewOptions {
             repo: self.repo.clone(),
             base: self.base.clone(),
             head: self.head.clone(),
@@ -46,14 +60,22 @@ impl ReviewArgs {
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
-            check: self.network.check_options(),
-        }
+            check,
+            responder_unavailable,
+        })
     }
 }
 
 /// Writes the outputs, prints the annotations and a summary line; the exit code is the verdict's.
 pub async fn run(args: ReviewArgs) -> anyhow::Result<Exit> {
-    let output = match run_review(&args.options()).await {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let output = match run_review(&options).await {
         Ok(output) => output,
         Err(e) => {
             eprintln!("error: {e}");

@@ -81,7 +81,7 @@ async fn sweep_register(args: &SweepArgs) -> Result<sweep::SweepSummary, SweepEr
         grace_days: args.grace_days,
         connect_interval: Duration::from_millis(args.connect_interval),
         retry_after: Duration::from_secs_f64(args.retry_after),
-        check: args.network.check_options(),
+        check: args.network.check_options().map_err(SweepError::Checker)?,
     };
     sweep::sweep(&config, &registry, domains).await
 }
