@@ -37,3 +37,68 @@ pub(super) fn pass_summary(endpoints: &str) -> String {
         "Servers behind {endpoints} refuse to federate with a peer that offers no TLS (proved through the dialback responder)."
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::check::grade::testkit::{Table, dns, s2s};
+    use crate::report::Basis::Verified;
+    use crate::report::ProbeOutcome::{Enforced, Error, NoAnswer, NotEnforced};
+    use crate::report::RequirementId::S2sOutboundTls;
+    use crate::report::Service::S2s;
+    use crate::report::Status::{Fail, Inconclusive, NotApplicable, Pass};
+
+    /// Only what the target did at the responder decides; silence, a probe that could not
+    /// run and a Direct-TLS-only service are inconclusive; no s2s service is not applicable.
+    #[test]
+    fn s2s_outbound_tls() {
+        let table = Table::new(S2sOutboundTls)
+            .case(
+                "pass: insisted on STARTTLS",
+                (Pass, Verified),
+                [s2s().outbound(Enforced)],
+            )
+            .case(
+                "pass: two endpoints, both proven",
+                (Pass, Verified),
+                [
+                    s2s().outbound(Enforced),
+                    s2s().at("192.0.2.2").outbound(Enforced),
+                ],
+            )
+            .case(
+                "fail: federated in cleartext",
+                Fail,
+                [s2s().outbound(NotEnforced)],
+            )
+            .case(
+                "fail: one endpoint of two federated in cleartext",
+                Fail,
+                [
+                    s2s().outbound(Enforced),
+                    s2s().at("192.0.2.2").outbound(NotEnforced),
+                ],
+            )
+            .case(
+                "inconclusive: never dialled back",
+                Inconclusive,
+                [s2s().outbound(NoAnswer)],
+            )
+            .case(
+                "inconclusive: could not run",
+                Inconclusive,
+                [s2s().outbound(Error)],
+            )
+            .case(
+                "inconclusive: no probe (Direct TLS only)",
+                Inconclusive,
+                [s2s().direct_tls()],
+            )
+            .case_dns(
+                "not applicable: no s2s service",
+                NotApplicable,
+                dns().absent(S2s),
+                [],
+            );
+        insta::assert_snapshot!(table.run());
+    }
+}

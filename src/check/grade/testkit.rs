@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::check::dns::{Discovery, srv_name};
-use crate::check::grade::{detect_software, requirements};
+use crate::check::grade::{detect_software, outbound_requirement, requirements};
 use crate::check::posture::Offer;
 use crate::check::posture::hello::version_name;
 use crate::report::{
@@ -357,6 +357,40 @@ impl Ep {
              checker's address (this checker opens at most 4 at once to one address: \
              --max-connections-per-address)"
         )
+    }
+
+    /// With a responder: the outbound probe ended with `outcome`, in the real probe's words.
+    pub(crate) fn outbound(mut self, outcome: ProbeOutcome) -> Self {
+        let detail = match outcome {
+            ProbeOutcome::Enforced => {
+                "the server connected to plain.responder.example, which offers no TLS, and insisted on <starttls/>: it does not federate without TLS"
+            }
+            ProbeOutcome::NotEnforced => {
+                "the server dialled back to plain.responder.example, which offers no TLS, and sent our key's <db:verify/> in cleartext: it federates with peers that offer no TLS"
+            }
+            _ => {
+                "the server never authenticated to plain.responder.example (the responder saw 0 connection(s) from it) and answered nothing on our cleartext stream: no proof either way"
+            }
+        };
+        let evidence = crate::report::ResponderEvidence {
+            sender: "plain.responder.example".into(),
+            dialed_back: outcome == ProbeOutcome::NotEnforced,
+            starttls_unoffered: outcome == ProbeOutcome::Enforced,
+            connections: u32::from(outcome != ProbeOutcome::NoAnswer),
+            summary: detail.into(),
+            ..Default::default()
+        };
+        self.0.probes.push(ProbeResult {
+            kind: ProbeKind::OutboundDialback,
+            outcome,
+            sent: "<db:result xmlns:db='jabber:server:dialback'>…</db:result>".into(),
+            received: String::new(),
+            detail: detail.into(),
+            duration_ms: 5,
+            error_kind: None,
+            responder: Some(evidence),
+        });
+        self
     }
 
     /// No enforcement probe recorded.
@@ -738,7 +772,11 @@ impl Table {
         let mut wrong = Vec::new();
         for case in &self.cases {
             let software = detect_software(&case.endpoints);
-            let all = requirements(DOMAIN, &case.dns.0, &case.endpoints, software);
+            let mut all = requirements(DOMAIN, &case.dns.0, &case.endpoints, software);
+            if self.id == RequirementId::S2sOutboundTls {
+                let outbound = outbound_requirement(DOMAIN, &case.dns.0, &case.endpoints, software);
+                all.insert(self.id, outbound);
+            }
             let Some(req) = all.get(&self.id) else {
                 wrong.push(format!("{}: no {} requirement", case.name, self.id));
                 continue;
