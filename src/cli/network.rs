@@ -64,7 +64,7 @@ pub struct NetworkArgs {
     /// The dialback responder's configuration file (docs/responder.md): proves s2s TLS
     /// enforcement both ways (inbound and outbound). The secret comes from its `secret_file`
     /// or the environment variable MANIFESTO_RESPONDER_SECRET.
-    #[arg(long, value_name = "FILE", env = "MANIFESTO_RESPONDER")]
+    #[arg(long, value_name = "FILE")]
     pub responder: Option<PathBuf>,
 }
 
