@@ -114,13 +114,37 @@ async fn dialback_on<S: AsyncRead + AsyncWrite + Unpin>(
         result.sent.push_str(" | over TLS: ");
     }
     result.sent.push_str(&request);
+    let sent_ms = unix_ms();
     if let Err(e) = stream.send(&request).await {
         return (
             Answer::Broken(format!("could not send the probe: {e}")),
             nonce,
         );
     }
-    (await_answer(stream, wait).await, nonce)
+    if sender != link.config.plain_domain {
+        return (await_answer(stream, wait).await, nonce);
+    }
+    // Outbound: a target that gave up on the plain probe domain may say nothing on our stream;
+    // what it did there decides, so stop waiting once the responder has seen it.
+    let answer = tokio::select! {
+        answer = await_answer(stream, wait) => answer,
+        () = decided_at_responder(link, ctx.domain, &nonce, sent_ms) => Answer::Silence,
+    };
+    (answer, nonce)
+}
+
+/// Returns once the responder has seen the target decide about the plain probe domain (never,
+/// if it does not: the caller's wait bounds it).
+async fn decided_at_responder(link: &ResponderLink, target: &str, nonce: &str, since_ms: u64) {
+    let mut pause = Duration::from_millis(20);
+    loop {
+        tokio::time::sleep(pause).await;
+        let seen = observe(link, target, nonce, ListenerKind::Plain, since_ms).await;
+        if seen.is_ok_and(|s| s.outbound_decided()) {
+            return;
+        }
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
 }
 
 /// A dialback on a fresh cleartext stream from `sender`.
@@ -201,7 +225,24 @@ struct Seen {
     fresh: Vec<ConnectionRecord>,
 }
 
+/// How a connection to the responder ended, when the target ended it (not our idle timeout or
+/// limits).
+fn ended_by_peer(c: &ConnectionRecord) -> bool {
+    c.end
+        .as_ref()
+        .is_some_and(|e| matches!(e.how.as_str(), "peer-closed" | "stream-error" | "reset"))
+}
+
 impl Seen {
+    /// Outbound: the target authenticated in cleartext, insisted on TLS, or gave up.
+    fn outbound_decided(&self) -> bool {
+        self.verify.is_some()
+            || self
+                .fresh
+                .iter()
+                .any(|c| c.starttls_unoffered || !c.results.is_empty() || ended_by_peer(c))
+    }
+
     fn evidence(&self, sender: &str) -> ResponderEvidence {
         let tls = self
             .verify
@@ -569,8 +610,7 @@ fn judge_outbound(
     let gave_up = seen.fresh.iter().find_map(|c| {
         let ended = c.end.as_ref()?;
         let quiet = c.results.is_empty() && c.verifies.is_empty();
-        let by_peer = matches!(ended.how.as_str(), "peer-closed" | "stream-error" | "reset");
-        (quiet && by_peer).then(|| {
+        (quiet && ended_by_peer(c)).then(|| {
             let detail = ended
                 .detail
                 .as_deref()
