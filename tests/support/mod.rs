@@ -41,6 +41,7 @@ pub mod netns;
 pub mod nft;
 pub mod pki;
 pub mod prosody;
+pub mod responder;
 pub mod scenario;
 pub mod site;
 

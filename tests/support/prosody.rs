@@ -41,6 +41,7 @@ pub struct ProsodyBuilder {
     listeners: Listeners,
     modules: Vec<String>,
     resolver: Option<SocketAddr>,
+    ca_file: Option<PathBuf>,
     extra_global: String,
 }
 
@@ -63,6 +64,7 @@ impl Default for ProsodyBuilder {
             .map(|s| s.to_string())
             .collect(),
             resolver: None,
+            ca_file: None,
             extra_global: String::new(),
         }
     }
@@ -134,6 +136,13 @@ impl ProsodyBuilder {
         self
     }
 
+    /// Trust this CA for the certificates of peers (`ssl = { cafile = ... }`), e.g. a test
+    /// responder's under `s2s_secure_auth`.
+    pub fn ca_file(mut self, path: &Path) -> Self {
+        self.ca_file = Some(path.to_path_buf());
+        self
+    }
+
     /// Replaces the list of `modules_enabled`.
     pub fn modules(mut self, modules: &[&str]) -> Self {
         self.modules = modules.iter().map(|s| s.to_string()).collect();
@@ -172,6 +181,9 @@ impl ProsodyBuilder {
         }
         if let Some(c) = &self.tls_ciphers {
             let _ = write!(ssl, "ciphers = {}; ", quote(c));
+        }
+        if let Some(ca) = &self.ca_file {
+            let _ = write!(ssl, "cafile = {}; ", path(ca));
         }
         let modules = self
             .modules

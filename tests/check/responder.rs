@@ -1,0 +1,283 @@
+//! s2s enforcement proven both ways through the dialback responder, with real Prosody and
+//! ejabberd: the test starts the responder on loopback, the in-process DNS points both probe
+//! domains at it, the test CA issues its certificate, and the servers resolve through that DNS
+//! (and trust that CA).
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::support::Listen;
+use crate::support::check::{CheckRun, check};
+use crate::support::dns::{DnsServer, Zone};
+use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::next_loopback_ip;
+use crate::support::pki::Pki;
+use crate::support::prosody::{Prosody, ProsodyBuilder};
+use crate::support::responder::TestResponder;
+
+const DOMAIN: &str = "target.test";
+
+/// The zone of a target on `ip` (standard ports) and of the responder's probe domains.
+async fn dns_for(responder: &TestResponder, ip: IpAddr, ip_literal_targets: bool) -> DnsServer {
+    let zone = if ip_literal_targets {
+        Zone::new()
+            .srv(
+                &format!("_xmpp-client._tcp.{DOMAIN}"),
+                0,
+                0,
+                5222,
+                &ip.to_string(),
+            )
+            .srv(
+                &format!("_xmpp-server._tcp.{DOMAIN}"),
+                0,
+                0,
+                5269,
+                &ip.to_string(),
+            )
+    } else {
+        Zone::new().xmpp(DOMAIN, &format!("xmpp.{DOMAIN}"), ip, 5222, 5269)
+    };
+    DnsServer::start(responder.zone(zone, ip_literal_targets)).await
+}
+
+fn args(dns: &DnsServer, pki: &Pki, responder: Option<&TestResponder>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--allow-private".into(),
+        "--resolver".into(),
+        dns.resolver_arg().into(),
+        "--ca-file".into(),
+        pki.ca_file().into(),
+        "--timeout".into(),
+        "5".into(),
+    ];
+    if let Some(r) = responder {
+        args.extend(["--responder".into(), r.config().into()]);
+    }
+    args
+}
+
+/// The probe of `kind` on the s2s endpoint.
+fn s2s_probe<'a>(run: &'a CheckRun, kind: &str) -> &'a serde_json::Value {
+    run.endpoints()
+        .iter()
+        .filter(|e| e["service"] == "s2s")
+        .flat_map(|e| e["probes"].as_array().into_iter().flatten())
+        .find(|p| p["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} probe:\n{}", run.dump()))
+}
+
+/// Starts Prosody for [`DOMAIN`] on a fresh address, resolving through the test DNS, and
+/// checks it with the responder.
+async fn prosody_with_responder(
+    configure: impl FnOnce(ProsodyBuilder) -> ProsodyBuilder,
+) -> (CheckRun, Prosody) {
+    let pki = Pki::new();
+    let responder = TestResponder::start(&pki).await;
+    let ip = IpAddr::V4(next_loopback_ip());
+    let dns = dns_for(&responder, ip, false).await;
+    let builder = Prosody::builder()
+        .vhost(DOMAIN)
+        .cert(&pki.leaf(&[DOMAIN]))
+        .ca_file(pki.ca_file())
+        .resolver(dns.addr())
+        .ip(ip)
+        .c2s_port(5222)
+        .s2s_port(5269);
+    let prosody = configure(builder).start().await.expect("start Prosody");
+    let run = check(DOMAIN, &args(&dns, &pki, Some(&responder))).await;
+    (run, prosody)
+}
+
+fn assert_s2s(run: &CheckRun, prosody_log: &str, inbound: &str, outbound: &str) {
+    let dump = || format!("{}\n--- server log ---\n{prosody_log}", run.dump());
+    assert_eq!(run.status("s2s-tls-required"), inbound, "{}", dump());
+    assert_eq!(run.status("s2s-outbound-tls"), outbound, "{}", dump());
+    let inbound_probe = s2s_probe(run, "dialback");
+    assert_eq!(
+        inbound_probe["responder"]["dialed_back"],
+        true,
+        "the target did not dial back to the responder: {}",
+        dump()
+    );
+    if inbound == "pass" {
+        assert_eq!(
+            run.basis("s2s-tls-required"),
+            Some("verified"),
+            "{}",
+            dump()
+        );
+        assert!(
+            run.summary("s2s-tls-required")
+                .contains("dialback responder"),
+            "{}",
+            dump()
+        );
+    }
+    if outbound == "pass" {
+        assert_eq!(
+            run.basis("s2s-outbound-tls"),
+            Some("verified"),
+            "{}",
+            dump()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_requiring_s2s_encryption_passes_both_ways() {
+    let (run, p) = prosody_with_responder(|b| b.s2s_require_encryption(true)).await;
+    assert_s2s(&run, &p.log_tail(60), "pass", "pass");
+    let outbound = s2s_probe(&run, "outbound-dialback");
+    assert_eq!(
+        outbound["responder"]["starttls_unoffered"],
+        true,
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.verdict(), "pass", "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_with_secure_auth_passes_both_ways() {
+    let (run, p) =
+        prosody_with_responder(|b| b.s2s_require_encryption(true).s2s_secure_auth(true)).await;
+    assert_s2s(&run, &p.log_tail(60), "pass", "pass");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_not_requiring_s2s_encryption_fails_both_ways() {
+    let (run, p) = prosody_with_responder(|b| b.s2s_require_encryption(false)).await;
+    assert_s2s(&run, &p.log_tail(60), "fail", "fail");
+    assert_eq!(run.verdict(), "fail");
+    assert!(
+        s2s_probe(&run, "dialback")["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dialled back"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prosody_requiring_only_c2s_fails_s2s_both_ways() {
+    let (run, p) =
+        prosody_with_responder(|b| b.c2s_require_encryption(true).s2s_require_encryption(false))
+            .await;
+    assert_eq!(run.status("c2s-tls-required"), "pass", "{}", run.dump());
+    assert_s2s(&run, &p.log_tail(60), "fail", "fail");
+}
+
+async fn ejabberd_with_responder(mode: S2sStarttls) -> (CheckRun, Ejabberd) {
+    let pki = Pki::new();
+    let responder = TestResponder::start(&pki).await;
+    let ip = IpAddr::V4(next_loopback_ip());
+    let dns = dns_for(&responder, ip, true).await;
+    let ejabberd = Ejabberd::builder()
+        .vhost(DOMAIN)
+        .cert(&pki.leaf(&[DOMAIN]))
+        .starttls_required(true)
+        .s2s_use_starttls(mode)
+        .resolver(dns.addr())
+        .ip(ip)
+        .c2s_port(5222)
+        .s2s_port(5269)
+        .start()
+        .await
+        .expect("start ejabberd");
+    let run = check(DOMAIN, &args(&dns, &pki, Some(&responder))).await;
+    (run, ejabberd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ejabberd_requiring_s2s_starttls_passes_inbound() {
+    let (run, e) = ejabberd_with_responder(S2sStarttls::Required).await;
+    let dump = || format!("{}\n--- ejabberd ---\n{}", run.dump(), e.log_tail(60));
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", dump());
+    assert_eq!(
+        run.basis("s2s-tls-required"),
+        Some("verified"),
+        "{}",
+        dump()
+    );
+    // ejabberd refuses a cleartext dialback at once; the outbound question is then asked over
+    // TLS on our stream. Whatever it decides, never a failure without a cleartext dial-back.
+    assert_ne!(run.status("s2s-outbound-tls"), "fail", "{}", dump());
+    eprintln!(
+        "ejabberd required, outbound: {}",
+        run.summary("s2s-outbound-tls")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ejabberd_with_optional_s2s_starttls_fails() {
+    let (run, e) = ejabberd_with_responder(S2sStarttls::Optional).await;
+    let dump = || format!("{}\n--- ejabberd ---\n{}", run.dump(), e.log_tail(60));
+    assert_eq!(run.status("s2s-tls-required"), "fail", "{}", dump());
+    assert_eq!(run.status("s2s-outbound-tls"), "fail", "{}", dump());
+    assert_eq!(
+        s2s_probe(&run, "outbound-dialback")["responder"]["dialed_back"],
+        true,
+        "{}",
+        dump()
+    );
+}
+
+/// The figure of the issue: a good Prosody checked with and without the responder. Without,
+/// the dialback probe waits out Prosody's silence; with, Prosody answers at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responder_makes_a_good_prosody_quick_to_prove() {
+    let pki = Pki::new();
+    let responder = TestResponder::start(&pki).await;
+    let ip = IpAddr::V4(next_loopback_ip());
+    let dns = dns_for(&responder, ip, false).await;
+    let _p = Prosody::builder()
+        .vhost(DOMAIN)
+        .cert(&pki.leaf(&[DOMAIN]))
+        .resolver(dns.addr())
+        .ip(ip)
+        .c2s_port(5222)
+        .s2s_port(5269)
+        .start()
+        .await
+        .expect("start Prosody");
+    let quick = ["--probe-wait-min", "0.4", "--probe-wait", "2"];
+    let timed = |with: bool| {
+        let mut a = args(&dns, &pki, with.then_some(&responder));
+        a.extend(quick.iter().map(OsString::from));
+        async move {
+            let started = Instant::now();
+            let run = check(DOMAIN, &a).await;
+            (run, started.elapsed())
+        }
+    };
+    // Warm Prosody's s2s connection to the responder, as a running service's would be.
+    let _ = timed(true).await;
+    let (without, t_without) = timed(false).await;
+    let (with, t_with) = timed(true).await;
+    eprintln!(
+        "good Prosody: without responder {:?} (report {} ms), with {:?} (report {} ms)",
+        t_without, without.json["duration_ms"], t_with, with.json["duration_ms"]
+    );
+    assert_eq!(
+        with.basis("s2s-tls-required"),
+        Some("verified"),
+        "{}",
+        with.dump()
+    );
+    assert_eq!(
+        without.basis("s2s-tls-required"),
+        Some("advertised"),
+        "{}",
+        without.dump()
+    );
+    let ms = |run: &CheckRun| run.json["duration_ms"].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        ms(&with) < ms(&without),
+        "{} vs {}",
+        with.dump(),
+        without.dump()
+    );
+}
