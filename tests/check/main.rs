@@ -14,3 +14,4 @@ mod interop;
 mod policy;
 mod politeness;
 mod posture;
+mod responder_server;
