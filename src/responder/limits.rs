@@ -276,10 +276,16 @@ mod tests {
         for i in 0..4 {
             held.push(gate.admit(ip(&format!("192.0.2.{i}")), now).unwrap());
         }
-        assert_eq!(gate.admit(ip("198.51.100.1"), now).unwrap_err(), Refusal::Full);
+        assert_eq!(
+            gate.admit(ip("198.51.100.1"), now).unwrap_err(),
+            Refusal::Full
+        );
         held.clear();
         // Nothing open, but the buckets are not full yet: still state worth keeping.
-        assert_eq!(gate.admit(ip("198.51.100.1"), now).unwrap_err(), Refusal::Full);
+        assert_eq!(
+            gate.admit(ip("198.51.100.1"), now).unwrap_err(),
+            Refusal::Full
+        );
         let later = now + Duration::from_secs(60);
         assert!(gate.admit(ip("198.51.100.1"), later).is_ok());
         assert!(gate.sources() <= 4);

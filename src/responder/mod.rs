@@ -211,7 +211,9 @@ impl Responder {
         ] {
             for addr in addrs {
                 let listener = bind(*addr).await?;
-                let local = listener.local_addr().map_err(|e| ResponderError::Bind(*addr, e))?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|e| ResponderError::Bind(*addr, e))?;
                 match kind {
                     ListenerKind::Tls => running.tls_addrs.push(local),
                     ListenerKind::Plain => running.plain_addrs.push(local),
@@ -222,7 +224,11 @@ impl Responder {
         }
         if let Some(addr) = config.api_listen {
             let listener = bind(addr).await?;
-            running.api_addr = Some(listener.local_addr().map_err(|e| ResponderError::Bind(addr, e))?);
+            running.api_addr = Some(
+                listener
+                    .local_addr()
+                    .map_err(|e| ResponderError::Bind(addr, e))?,
+            );
             running
                 .tasks
                 .push(tokio::spawn(api::serve(listener, Arc::clone(&shared))));
@@ -247,13 +253,7 @@ async fn accept_loop(listener: TcpListener, kind: ListenerKind, shared: Arc<Shar
         match accepted {
             Ok((tcp, peer)) => match shared.gate.admit(peer.ip(), Instant::now()) {
                 Ok(permit) => {
-                    tokio::spawn(server::serve(
-                        Arc::clone(&shared),
-                        kind,
-                        tcp,
-                        peer,
-                        permit,
-                    ));
+                    tokio::spawn(server::serve(Arc::clone(&shared), kind, tcp, peer, permit));
                 }
                 // Closed before a byte is read: a refused flood costs a count, not a record.
                 Err(refusal) => tracing::debug!("refused a connection from {peer}: {refusal:?}"),

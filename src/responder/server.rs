@@ -23,8 +23,8 @@ use crate::check::responder::model::{
 };
 use crate::check::xml::{self, Element, NS_STREAMS, StreamEvent, XmlError};
 use crate::check::xmpp::{
-    NS_DIALBACK, NS_DIALBACK_FEATURE, NS_STREAM_ERRORS, NS_TLS, XmppError, XmppStream,
-    escape_attr, stream_error,
+    NS_DIALBACK, NS_DIALBACK_FEATURE, NS_STREAM_ERRORS, NS_TLS, XmppError, XmppStream, escape_attr,
+    stream_error,
 };
 use crate::responder::limits::Permit;
 use crate::responder::store::Claim;
@@ -179,7 +179,9 @@ impl Conn {
                         .negotiated_cipher_suite()
                         .map(|s| {
                             let suite = s.suite();
-                            suite.as_str().map_or_else(|| format!("{suite:?}"), str::to_owned)
+                            suite
+                                .as_str()
+                                .map_or_else(|| format!("{suite:?}"), str::to_owned)
                         })
                         .unwrap_or_default(),
                 });
@@ -310,10 +312,17 @@ impl Conn {
                 Err(e) => Step::End(end_now("reset", Some(e.to_string()))),
             };
         }
-        let name = format!("<{}/> ({})", XmppError::short(&e.name), XmppError::short(&e.ns));
+        let name = format!(
+            "<{}/> ({})",
+            XmppError::short(&e.name),
+            XmppError::short(&e.ns)
+        );
         let stanza = e.ns == NS_SERVER && matches!(e.name.as_str(), "message" | "presence" | "iq");
         let (condition, detail) = if stanza {
-            ("not-authorized", format!("a stanza {name}: the responder routes nothing"))
+            (
+                "not-authorized",
+                format!("a stanza {name}: the responder routes nothing"),
+            )
         } else {
             ("unsupported-stanza-type", format!("an unexpected {name}"))
         };
@@ -399,12 +408,17 @@ impl Conn {
             stream_id: id,
         };
         let lifetime = self.shared.limits.key_lifetime();
-        let verdict = self.shared.secret.verify(key, input, lifetime, SystemTime::now());
+        let verdict = self
+            .shared
+            .secret
+            .verify(key, input, lifetime, SystemTime::now());
         match verdict {
             KeyVerdict::Valid { nonce } => {
                 let now = now_ms();
                 let lifetime_ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
-                let until = now.saturating_add(lifetime_ms).saturating_add(FUTURE_SKEW_MS);
+                let until = now
+                    .saturating_add(lifetime_ms)
+                    .saturating_add(FUTURE_SKEW_MS);
                 match self.shared.store().claim(&nonce, now, until) {
                     Claim::Fresh => ("valid", "minted by a checker", Some(nonce)),
                     Claim::Replayed => ("invalid", "replayed", Some(nonce)),

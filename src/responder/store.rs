@@ -81,7 +81,12 @@ impl Store {
     }
 
     /// The records that concern `domain` (all when `None`) and started at or after `since_ms`.
-    pub fn observations(&mut self, domain: Option<&str>, since_ms: u64, now_ms: u64) -> Observations {
+    pub fn observations(
+        &mut self,
+        domain: Option<&str>,
+        since_ms: u64,
+        now_ms: u64,
+    ) -> Observations {
         self.prune(now_ms);
         let connections = self
             .records
@@ -90,7 +95,10 @@ impl Store {
             .filter(|r| domain.is_none_or(|d| r.concerns(d)))
             .cloned()
             .collect();
-        Observations { connections, now_ms }
+        Observations {
+            connections,
+            now_ms,
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -12,9 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use xmpp_manifesto::check::responder::config::Limits;
-use xmpp_manifesto::check::responder::{
-    ApiClient, ApiError, KeyInput, ResponderConfig, Secret,
-};
+use xmpp_manifesto::check::responder::{ApiClient, ApiError, KeyInput, ResponderConfig, Secret};
 use xmpp_manifesto::responder::{Responder, Running};
 
 use crate::support::pki::Pki;
@@ -125,9 +123,7 @@ async fn read_until<S: AsyncRead + Unpin>(s: &mut S, needle: &str) -> String {
 }
 
 /// Header, features, `<starttls/>`, `<proceed/>`, TLS, header and features again.
-async fn tls_stream(
-    f: &Fixture,
-) -> tokio_rustls::client::TlsStream<TcpStream> {
+async fn tls_stream(f: &Fixture) -> tokio_rustls::client::TlsStream<TcpStream> {
     let mut tcp = timeout(STEP, TcpStream::connect(f.running.tls_addrs[0]))
         .await
         .unwrap()
@@ -138,7 +134,11 @@ async fn tls_stream(
     assert!(features.contains("to='target.test'"), "{features}");
     assert!(features.contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
     assert!(features.contains("urn:xmpp:features:dialback"));
-    send(&mut tcp, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+    send(
+        &mut tcp,
+        "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+    )
+    .await;
     let proceed = read_until(&mut tcp, "<proceed").await;
     assert!(proceed.contains("<proceed"), "{proceed}");
     let name = ServerName::try_from(DOMAIN).unwrap();
@@ -149,7 +149,10 @@ async fn tls_stream(
     send(&mut tls, &header(DOMAIN)).await;
     let features = read_until(&mut tls, "</stream:features>").await;
     assert!(!features.contains("starttls"), "{features}");
-    assert!(features.contains("urn:xmpp:features:dialback"), "{features}");
+    assert!(
+        features.contains("urn:xmpp:features:dialback"),
+        "{features}"
+    );
     tls
 }
 
@@ -179,12 +182,18 @@ async fn responder_verifies_a_checker_key_over_tls_and_records_it() {
     .await;
     let answer = read_until(&mut tls, "/>").await;
     assert!(answer.contains("type='valid'"), "{answer}");
-    assert!(answer.contains("from='probe.test' to='target.test'"), "{answer}");
+    assert!(
+        answer.contains("from='probe.test' to='target.test'"),
+        "{answer}"
+    );
 
     let (key, nonce) = f.key(DOMAIN, "sid-1");
     let answer = verify(&mut tls, DOMAIN, "sid-1", &key).await;
     assert!(answer.contains("type='valid'"), "{answer}");
-    assert!(answer.contains("from='probe.test' to='target.test'"), "{answer}");
+    assert!(
+        answer.contains("from='probe.test' to='target.test'"),
+        "{answer}"
+    );
 
     let seen = f.api().connections(TARGET, since).await.unwrap();
     let record = seen
@@ -217,7 +226,11 @@ async fn responder_refuses_replayed_forged_and_misbound_keys() {
     let f = start(Limits::default()).await;
     let mut tls = tls_stream(&f).await;
     let (key, nonce) = f.key(DOMAIN, "sid-1");
-    assert!(verify(&mut tls, DOMAIN, "sid-1", &key).await.contains("type='valid'"));
+    assert!(
+        verify(&mut tls, DOMAIN, "sid-1", &key)
+            .await
+            .contains("type='valid'")
+    );
     let again = verify(&mut tls, DOMAIN, "sid-1", &key).await;
     assert!(again.contains("type='invalid'"), "{again}");
 
@@ -249,7 +262,11 @@ async fn responder_refuses_replayed_forged_and_misbound_keys() {
     );
     assert_eq!(record.verifies[1].nonce.as_deref(), Some(nonce.as_str()));
     // A stanza ends the stream: the responder routes nothing.
-    send(&mut tls, "<message from='a@target.test' to='b@probe.test'><body>hi</body></message>").await;
+    send(
+        &mut tls,
+        "<message from='a@target.test' to='b@probe.test'><body>hi</body></message>",
+    )
+    .await;
     let refused = read_until(&mut tls, "</stream:stream>").await;
     assert!(refused.contains("<not-authorized"), "{refused}");
     f.running.shutdown().await;
@@ -259,16 +276,29 @@ async fn responder_refuses_replayed_forged_and_misbound_keys() {
 async fn responder_plain_listener_refuses_starttls_and_records_cleartext_dialback() {
     let f = start(Limits::default()).await;
     let addr = f.running.plain_addrs[0];
-    let mut tcp = timeout(STEP, TcpStream::connect(addr)).await.unwrap().unwrap();
+    let mut tcp = timeout(STEP, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
     send(&mut tcp, &header(PLAIN)).await;
     let features = read_until(&mut tcp, "</stream:features>").await;
     assert!(!features.contains("starttls"), "{features}");
     assert!(features.contains("from='plain.probe.test'"), "{features}");
-    send(&mut tcp, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+    send(
+        &mut tcp,
+        "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+    )
+    .await;
     let failure = read_until(&mut tcp, "</stream:stream>").await;
-    assert!(failure.contains("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"), "{failure}");
+    assert!(
+        failure.contains("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        "{failure}"
+    );
 
-    let mut tcp = timeout(STEP, TcpStream::connect(addr)).await.unwrap().unwrap();
+    let mut tcp = timeout(STEP, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
     send(&mut tcp, &header(PLAIN)).await;
     read_until(&mut tcp, "</stream:features>").await;
     let (key, nonce) = f.key(PLAIN, "sid-p");
@@ -314,14 +344,21 @@ async fn responder_wrong_host_gets_host_unknown() {
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str, auth: Option<&str>) -> String {
-    let mut tcp = timeout(STEP, TcpStream::connect(addr)).await.unwrap().unwrap();
+    let mut tcp = timeout(STEP, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
     let auth = auth
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: responder\r\n{auth}Connection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: responder\r\n{auth}Connection: close\r\n\r\n");
     send(&mut tcp, &request).await;
     let mut answer = Vec::new();
-    timeout(STEP, tcp.read_to_end(&mut answer)).await.unwrap().unwrap();
+    timeout(STEP, tcp.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
     String::from_utf8_lossy(&answer).into_owned()
 }
 
@@ -337,7 +374,10 @@ async fn responder_api_requires_the_token() {
     let ok = http_get(api, path, Some(&right)).await;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     let health = http_get(api, "/healthz", None).await;
-    assert!(health.starts_with("HTTP/1.1 200") && health.contains("\"refused\""), "{health}");
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.contains("\"refused\""),
+        "{health}"
+    );
 
     let stranger = Secret::new("not the responder's secret").unwrap();
     let client = ApiClient::new(&f.config, &stranger, STEP);
@@ -393,9 +433,17 @@ async fn responder_survives_a_flood_from_one_address() {
     let mut tcp = tcp.unwrap();
     let (key, _) = f.key(DOMAIN, "sid-f");
     // Cleartext dialback on the TLS listener: answered, recorded as not secure.
-    assert!(verify(&mut tcp, DOMAIN, "sid-f", &key).await.contains("type='valid'"));
+    assert!(
+        verify(&mut tcp, DOMAIN, "sid-f", &key)
+            .await
+            .contains("type='valid'")
+    );
 
-    assert!(f.running.refused() >= 196, "refused {}", f.running.refused());
+    assert!(
+        f.running.refused() >= 196,
+        "refused {}",
+        f.running.refused()
+    );
     let seen = f.running.observations(None, 0);
     assert!(seen.connections.len() <= 50);
     assert!(seen.connections.len() <= served + 1);

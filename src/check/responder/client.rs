@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use hyper::body::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
@@ -64,7 +64,8 @@ impl ApiClient {
     }
 
     async fn get(&self, url: &str) -> Result<Observations, ApiError> {
-        let unreachable = |e: &dyn std::fmt::Display| ApiError::Unreachable(self.base.clone(), e.to_string());
+        let unreachable =
+            |e: &dyn std::fmt::Display| ApiError::Unreachable(self.base.clone(), e.to_string());
         let uri: http::Uri = url.parse().map_err(|e| unreachable(&e))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(crate::check::tls::provider())
@@ -72,11 +73,16 @@ impl ApiClient {
             .https_or_http()
             .enable_http1()
             .build();
-        let client: Client<_, Empty<Bytes>> =
-            Client::builder(TokioExecutor::new()).build(https);
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
         let request = http::Request::get(uri)
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(http::header::USER_AGENT, concat!("xmpp-manifesto/", env!("CARGO_PKG_VERSION")))
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token),
+            )
+            .header(
+                http::header::USER_AGENT,
+                concat!("xmpp-manifesto/", env!("CARGO_PKG_VERSION")),
+            )
             .body(Empty::<Bytes>::new())
             .map_err(|e| unreachable(&e))?;
         let response = client.request(request).await.map_err(|e| unreachable(&e))?;
@@ -118,7 +124,10 @@ mod tests {
 
     #[test]
     fn queries_are_percent_encoded() {
-        assert_eq!(percent_encode("xn--bcher-kva.example"), "xn--bcher-kva.example");
+        assert_eq!(
+            percent_encode("xn--bcher-kva.example"),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(percent_encode("a&b=c d/é"), "a%26b%3Dc%20d%2F%C3%A9");
     }
 }

@@ -28,7 +28,11 @@ pub async fn run(args: ResponderArgs) -> anyhow::Result<Exit> {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(if e.is_usage() { Exit::Usage } else { Exit::Fail });
+            return Ok(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Fail
+            });
         }
     };
     for addr in &running.tls_addrs {
