@@ -457,3 +457,56 @@ fn xmpp_manifesto_now_ms() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+#[tokio::test]
+async fn responder_records_a_peer_that_refuses_its_certificate() {
+    let f = start(Limits::default()).await;
+    let mut tcp = timeout(STEP, TcpStream::connect(f.running.tls_addrs[0]))
+        .await
+        .unwrap()
+        .unwrap();
+    send(&mut tcp, &header(DOMAIN)).await;
+    read_until(&mut tcp, "</stream:features>").await;
+    send(&mut tcp, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+    read_until(&mut tcp, "<proceed").await;
+    // Trusts no CA: refuses the responder's certificate.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let name = ServerName::try_from(DOMAIN).unwrap();
+    let handshake = TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    assert!(timeout(STEP, handshake).await.unwrap().is_err());
+    let record = timeout(STEP, async {
+        loop {
+            let seen = f.running.observations(Some(TARGET), 0);
+            if let Some(record) = seen.connections.into_iter().find(|r| r.end.is_some()) {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert!(record.tls.is_none());
+    let error = record.tls_error.unwrap();
+    assert!(error.contains("alert"), "{error}");
+    assert_eq!(record.end.unwrap().how, "tls");
+    f.running.shutdown().await;
+}
+
+#[test]
+fn responder_cli_unreadable_config_is_a_usage_error() {
+    let out = crate::support::cli::manifesto()
+        .args(["responder", "--config", "/nonexistent/responder.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the responder configuration"),
+        "{stderr}"
+    );
+}
