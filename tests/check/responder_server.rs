@@ -467,7 +467,11 @@ async fn responder_records_a_peer_that_refuses_its_certificate() {
         .unwrap();
     send(&mut tcp, &header(DOMAIN)).await;
     read_until(&mut tcp, "</stream:features>").await;
-    send(&mut tcp, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+    send(
+        &mut tcp,
+        "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+    )
+    .await;
     read_until(&mut tcp, "<proceed").await;
     // Trusts no CA: refuses the responder's certificate.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -509,4 +513,54 @@ fn responder_cli_unreadable_config_is_a_usage_error() {
         stderr.contains("cannot read the responder configuration"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn responder_closes_idle_and_malformed_streams() {
+    let f = start(Limits {
+        idle_timeout_s: 1,
+        ..Limits::default()
+    })
+    .await;
+    let addr = f.running.tls_addrs[0];
+    let mut idle = timeout(STEP, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    send(&mut idle, &header(DOMAIN)).await;
+    let text = read_until(&mut idle, "</stream:stream>").await;
+    assert!(text.contains("<connection-timeout"), "{text}");
+
+    let mut bad = timeout(STEP, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    send(&mut bad, &header(DOMAIN)).await;
+    read_until(&mut bad, "</stream:features>").await;
+    send(&mut bad, "<db:verify from='x'></db:result>").await;
+    let text = read_until(&mut bad, "</stream:stream>").await;
+    assert!(text.contains("<not-well-formed"), "{text}");
+
+    let seen = f.running.observations(Some(TARGET), 0);
+    let hows: Vec<_> = seen
+        .connections
+        .iter()
+        .map(|r| r.end.as_ref().map(|e| e.how.clone()))
+        .collect();
+    assert_eq!(hows, [Some("idle".into()), Some("protocol".into())]);
+    f.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn responder_reload_keeps_the_old_certificate_on_error() {
+    let f = start(Limits::default()).await;
+    f.running.reload_certificates().unwrap();
+    let key_file = f.config.key.clone().unwrap();
+    let saved = std::fs::read(&key_file).unwrap();
+    std::fs::write(&key_file, "not a key").unwrap();
+    assert!(f.running.reload_certificates().is_err());
+    std::fs::write(&key_file, saved).unwrap();
+    // Still served with the certificate loaded before.
+    let _tls = tls_stream(&f).await;
+    f.running.shutdown().await;
 }
