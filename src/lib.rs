@@ -5,7 +5,9 @@
 //! `docs/development.md`): [`check`] (one domain: discovery, probes, grading into a
 //! [`Report`]), [`register`] (signatory files, results store, lifecycle, sweep), [`site`] (the
 //! page), [`bot`] (PR review, comment, GitHub), [`output`] (text, JSON, Markdown of reports),
-//! and [`cli`], the only room that knows clap, anyhow and exit codes.
+//! [`responder`] (the dialback responder: the probe domains' s2s endpoint and its API, which
+//! let a checker prove s2s TLS enforcement), and [`cli`], the only room that knows clap,
+//! anyhow and exit codes.
 //!
 //! The short public API is re-exported here; everything else may change between versions.
 
@@ -21,6 +23,7 @@ pub mod fuzzing;
 pub mod output;
 pub mod register;
 pub mod report;
+pub mod responder;
 pub mod site;
 pub mod text;
 

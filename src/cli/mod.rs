@@ -41,6 +41,9 @@ pub enum Command {
     /// Review a pull request on the registry: validate the signatory files it changes, check
     /// their domains (and domain control), write comment.md and review.json.
     Review(commands::review::ReviewArgs),
+    /// Run the dialback responder: the probe domains' s2s endpoint that proves s2s TLS
+    /// enforcement (see docs/responder.md).
+    Responder(commands::responder::ResponderArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -99,5 +102,6 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Site(args) => commands::site::run(args).await,
         Command::Comment(args) => commands::comment::run(args).await,
         Command::Review(args) => commands::review::run(args).await,
+        Command::Responder(args) => commands::responder::run(args).await,
     }
 }

@@ -15,3 +15,4 @@ mod policy;
 mod politeness;
 mod posture;
 mod responder;
+mod responder_server;

@@ -84,7 +84,7 @@ pub struct VerifySeen {
 pub struct End {
     pub at_ms: u64,
     /// `peer-closed` (`</stream:stream>` or EOF), `stream-error`, `reset`, `idle`, `limit`,
-    /// `protocol`, `shutdown`.
+    /// `protocol`, `tls` (the handshake failed: see `tls_error`), `shutdown`.
     pub how: String,
     /// The stream error condition and text, or what went wrong, shortened.
     pub detail: Option<String>,

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod comment;
+pub mod responder;
 pub mod review;
 pub mod site;
 pub mod sweep;
