@@ -317,3 +317,20 @@ async fn ignoring_both_is_silence_over_tls_too() {
         "{e:#?}"
     );
 }
+
+/// The deployment example (docs/responder.md quotes it) is a configuration the responder
+/// accepts, and its `[limits]` are the defaults it claims to be.
+#[test]
+fn the_example_responder_configuration_parses_with_the_default_limits() {
+    use xmpp_manifesto::check::responder::ResponderConfig;
+    use xmpp_manifesto::check::responder::config::Limits;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/responder/responder.example.toml");
+    let config = ResponderConfig::load(&path).unwrap();
+    assert_eq!(config.domain, "probe.example.org");
+    assert_eq!(config.listen.len(), 2);
+    assert_eq!(
+        format!("{:?}", config.limits),
+        format!("{:?}", Limits::default())
+    );
+}
