@@ -154,6 +154,16 @@ async fn stub_verify<S: AsyncRead + AsyncWrite + Unpin>(
     seen: Verifies,
 ) {
     while let Ok(Item::Element(el)) = conn.next_item(STEP).await {
+        if el.name == "db:result" {
+            let get = |k| attr(&el.attrs, k).unwrap_or_default();
+            let answer = format!(
+                "<db:result type='valid' from='{}' to='{}'/>",
+                get("to"),
+                get("from")
+            );
+            conn.write(&answer).await.unwrap();
+            continue;
+        }
         if el.name != "db:verify" {
             continue;
         }
@@ -240,7 +250,9 @@ async fn over_tls_it_dials_back_and_answers_what_the_responder_said() {
     let target = "strict.test";
     let cert = pki.leaf(&[target]);
     let (responder, verifies) = stub_responder(Some(&pki.leaf(&[PROBE]))).await;
-    let opts = FakeOptions::new(target, &cert, &pki).responder(responder);
+    let opts = FakeOptions::new(target, &cert, &pki)
+        .responder(responder)
+        .own_result();
     let fake = fake_target::start(FakeTarget::IgnoresCleartextDialback, opts).await;
     let (mut conn, id, features) = over_tls(&fake, &pki).await;
     assert!(!features.contains("xmpp-tls"), "{features}");
@@ -267,6 +279,10 @@ async fn over_tls_it_dials_back_and_answers_what_the_responder_said() {
     assert!(fake.events().iter().any(|e| matches!(
         e,
         Event::DialedBack { tls: true, answer: Some(a), .. } if a == "valid"
+    )));
+    assert!(fake.events().iter().any(|e| matches!(
+        e,
+        Event::OwnResult { answer, tls: true } if answer == "valid"
     )));
 }
 

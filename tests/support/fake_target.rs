@@ -74,6 +74,9 @@ pub struct FakeOptions {
     pub responder: Option<SocketAddr>,
     /// How long a stream may stay silent before the fake closes it.
     pub idle_close: Duration,
+    /// When dialing back, first authenticate the fake's own stream to the responder with its
+    /// own `<db:result/>` (Prosody does so), then send `<db:verify/>`.
+    pub own_result: bool,
 }
 
 impl FakeOptions {
@@ -85,6 +88,7 @@ impl FakeOptions {
             ca_der: pki.ca_der(),
             responder: None,
             idle_close: Duration::from_secs(30),
+            own_result: false,
         }
     }
 
@@ -95,6 +99,12 @@ impl FakeOptions {
 
     pub fn idle_close(mut self, after: Duration) -> Self {
         self.idle_close = after;
+        self
+    }
+
+    /// Dial back the way Prosody does: the fake's own `<db:result/>` before `<db:verify/>`.
+    pub fn own_result(mut self) -> Self {
+        self.own_result = true;
         self
     }
 }
@@ -133,6 +143,9 @@ pub enum Event {
         answer: Option<String>,
         error: Option<String>,
     },
+    /// With [`FakeOptions::own_result`]: the responder's answer (`type`) to the fake's own
+    /// `<db:result/>` on the dial-back stream.
+    OwnResult { answer: String, tls: bool },
     /// The fake answered `<db:result type='...'/>` on stream `stream_id`.
     Answered {
         stream_id: String,
@@ -307,7 +320,11 @@ async fn serve(shared: Arc<Shared>, sock: TcpStream) {
     let mut conn = XmlConn::new(sock);
     let ended = match session(&shared, &mut conn, false).await {
         Ok(Next::StartTls) => match conn.into_inner() {
-            Ok(sock) => match shared.tls.accept(sock).await {
+            // A checker that never finishes the handshake must not hold the task forever.
+            Ok(sock) => match tokio::time::timeout(DIAL_TIMEOUT, shared.tls.accept(sock))
+                .await
+                .unwrap_or_else(|_| Err(std::io::Error::other("TLS handshake timed out")))
+            {
                 Ok(tls) => {
                     let mut conn = XmlConn::new(tls);
                     match session(&shared, &mut conn, true).await {
@@ -494,6 +511,7 @@ async fn dial_back(
     let mut conn = XmlConn::new(sock);
     let features = open_stream(&mut conn, receiver, sender).await?;
     if !features.contains(NS_TLS) {
+        own_result(shared, &mut conn, receiver, sender, false).await?;
         let answer = verify(&mut conn, receiver, sender, stream_id, key).await?;
         return Ok((false, answer));
     }
@@ -513,8 +531,37 @@ async fn dial_back(
         .map_err(|e| format!("TLS handshake: {e}"))?;
     let mut conn = XmlConn::new(tls);
     open_stream(&mut conn, receiver, sender).await?;
+    own_result(shared, &mut conn, receiver, sender, true).await?;
     let answer = verify(&mut conn, receiver, sender, stream_id, key).await?;
     Ok((true, answer))
+}
+
+/// With [`FakeOptions::own_result`], sends the fake's own `<db:result/>` on the dial-back
+/// stream and waits for its answer (recorded); otherwise nothing.
+async fn own_result<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    conn: &mut XmlConn<S>,
+    receiver: &str,
+    sender: &str,
+    tls: bool,
+) -> Result<(), String> {
+    if !shared.opts.own_result {
+        return Ok(());
+    }
+    let key = random_id();
+    let request = format!("<db:result from='{receiver}' to='{sender}'>{key}</db:result>");
+    conn.write(&request).await.map_err(ended_text)?;
+    loop {
+        match conn.next_item(DIAL_TIMEOUT).await.map_err(ended_text)? {
+            Item::Element(el) if el.name == "db:result" => {
+                let answer = attr(&el.attrs, "type").unwrap_or_else(|| "(no type)".to_owned());
+                shared.record(Event::OwnResult { answer, tls });
+                return Ok(());
+            }
+            Item::End => return Err("the responder closed the stream".to_owned()),
+            _ => {}
+        }
+    }
 }
 
 /// Sends an s2s stream header and returns the features' text.
