@@ -9,6 +9,7 @@ mod coverage;
 mod dns_edge;
 mod dnssec;
 mod fake_servers;
+mod fake_targets_selftest;
 mod harness;
 mod interop;
 mod policy;

@@ -35,6 +35,7 @@ pub mod check;
 pub mod cli;
 pub mod dns;
 pub mod ejabberd;
+pub mod fake_target;
 pub mod git;
 pub mod listeners;
 pub mod netns;
