@@ -11,6 +11,7 @@ use crate::support::Listen;
 use crate::support::check::{CheckRun, check};
 use crate::support::dns::{DnsServer, Zone};
 use crate::support::ejabberd::{Ejabberd, S2sStarttls};
+use crate::support::fake_target::{self, FakeOptions, FakeTarget};
 use crate::support::next_loopback_ip;
 use crate::support::pki::Pki;
 use crate::support::prosody::{Prosody, ProsodyBuilder};
@@ -18,27 +19,10 @@ use crate::support::responder::TestResponder;
 
 const DOMAIN: &str = "target.test";
 
-/// The zone of a target on `ip` (standard ports) and of the responder's probe domains.
+/// The zone of a target on `ip` (standard ports) and of the responder's probe domains (as IP
+/// literals for ejabberd, which resolves SRV targets with the system resolver).
 async fn dns_for(responder: &TestResponder, ip: IpAddr, ip_literal_targets: bool) -> DnsServer {
-    let zone = if ip_literal_targets {
-        Zone::new()
-            .srv(
-                &format!("_xmpp-client._tcp.{DOMAIN}"),
-                0,
-                0,
-                5222,
-                &ip.to_string(),
-            )
-            .srv(
-                &format!("_xmpp-server._tcp.{DOMAIN}"),
-                0,
-                0,
-                5269,
-                &ip.to_string(),
-            )
-    } else {
-        Zone::new().xmpp(DOMAIN, &format!("xmpp.{DOMAIN}"), ip, 5222, 5269)
-    };
+    let zone = Zone::new().xmpp(DOMAIN, &format!("xmpp.{DOMAIN}"), ip, 5222, 5269);
     DnsServer::start(responder.zone(zone, ip_literal_targets)).await
 }
 
@@ -280,4 +264,88 @@ async fn a_responder_makes_a_good_prosody_quick_to_prove() {
         with.dump(),
         without.dump()
     );
+}
+
+/// A fake target behind the test DNS (its s2s SRV only), checked with the responder.
+async fn check_fake(behaviour: FakeTarget) -> (CheckRun, fake_target::FakeServer) {
+    let pki = Pki::new();
+    let responder = TestResponder::start(&pki).await;
+    let fake = fake_target::start(
+        behaviour,
+        FakeOptions::new(DOMAIN, &pki.leaf(&[DOMAIN]), &pki)
+            .responder(responder.tls_addr())
+            .idle_close(std::time::Duration::from_secs(20)),
+    )
+    .await;
+    let host = format!("xmpp.{DOMAIN}");
+    let zone = Zone::new()
+        .srv(
+            &format!("_xmpp-server._tcp.{DOMAIN}"),
+            0,
+            0,
+            fake.addr().port(),
+            &host,
+        )
+        .ip(&host, fake.addr().ip());
+    let dns = DnsServer::start(responder.zone(zone, false)).await;
+    let run = check(DOMAIN, &args(&dns, &pki, Some(&responder))).await;
+    (run, fake)
+}
+
+/// A server that ignores a cleartext dialback (no dial-back, no answer) but completes the same
+/// dialback over TLS enforces TLS: proven by difference.
+#[tokio::test(flavor = "multi_thread")]
+async fn ignoring_cleartext_dialback_but_completing_it_over_tls_passes_by_difference() {
+    let (run, fake) = check_fake(FakeTarget::IgnoresCleartextDialback).await;
+    let dump = || format!("{}\n--- fake ---\n{:?}", run.dump(), fake.events());
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", dump());
+    assert_eq!(
+        run.basis("s2s-tls-required"),
+        Some("verified"),
+        "{}",
+        dump()
+    );
+    assert_eq!(
+        s2s_probe(&run, "dialback")["responder"]["by_difference"],
+        true,
+        "{}",
+        dump()
+    );
+    assert!(
+        run.summary("s2s-tls-required").contains("by difference"),
+        "{}",
+        dump()
+    );
+    // It never dials the plain probe domain: no proof of the outbound direction, never a fail.
+    assert_eq!(run.status("s2s-outbound-tls"), "inconclusive", "{}", dump());
+}
+
+/// Silence everywhere proves nothing: inconclusive, never a fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn ignoring_dialback_everywhere_is_inconclusive() {
+    let (run, fake) = check_fake(FakeTarget::IgnoresBoth).await;
+    let dump = || format!("{}\n--- fake ---\n{:?}", run.dump(), fake.events());
+    assert_eq!(run.status("s2s-tls-required"), "inconclusive", "{}", dump());
+    assert_eq!(run.status("s2s-outbound-tls"), "inconclusive", "{}", dump());
+    assert_ne!(run.verdict(), "fail", "{}", dump());
+}
+
+/// `valid` without a dial-back: the responder saw no `<db:verify/>` with our key, so the
+/// target accepts anyone in cleartext.
+#[tokio::test(flavor = "multi_thread")]
+async fn answering_valid_without_dialing_back_fails() {
+    let (run, fake) = check_fake(FakeTarget::ValidWithoutDialback).await;
+    let dump = || format!("{}\n--- fake ---\n{:?}", run.dump(), fake.events());
+    assert_eq!(run.status("s2s-tls-required"), "fail", "{}", dump());
+    let probe = s2s_probe(&run, "dialback");
+    assert_eq!(probe["responder"]["dialed_back"], false, "{}", dump());
+    assert!(
+        probe["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("without ever dialing back"),
+        "{}",
+        dump()
+    );
+    assert!(!fake.dialed_back(), "{}", dump());
 }
