@@ -24,6 +24,7 @@ pub mod output;
 pub mod register;
 pub mod report;
 pub mod responder;
+pub mod serve;
 pub mod site;
 pub mod text;
 
