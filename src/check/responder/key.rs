@@ -229,6 +229,16 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a target sends as a key, verifying it never panics and never says valid.
+        #[test]
+        fn any_key_text_is_refused_without_panic(key in ".{0,200}", id in "[ -~]{0,40}") {
+            let input = KeyInput { stream_id: &id, ..INPUT };
+            let verdict = secret().verify(&key, input, Duration::from_secs(120), SystemTime::now());
+            proptest::prop_assert!(!matches!(verdict, KeyVerdict::Valid { .. }));
+        }
+    }
+
     #[test]
     fn the_api_token_is_derived_not_the_secret() {
         let s = secret();
