@@ -349,3 +349,122 @@ async fn answering_valid_without_dialing_back_fails() {
     );
     assert!(!fake.dialed_back(), "{}", dump());
 }
+
+/// `manifesto responder` runs from the documented example (deploy/responder/), with only its
+/// addresses and files made local: it serves, a checker reading the same file proves a
+/// Prosody with it, SIGHUP reloads the certificate, SIGTERM stops it with exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_responder_command_runs_from_the_documented_config() {
+    use std::io::{BufRead, BufReader};
+    let pki = Pki::new();
+    let cert = pki.leaf(&["probe.example.org"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ip = next_loopback_ip();
+    let api_port = crate::support::free_port(IpAddr::V4(ip));
+    std::fs::write(
+        dir.path().join("secret"),
+        "a secret for this test only, 32+",
+    )
+    .unwrap();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/responder/responder.example.toml"),
+    )
+    .unwrap();
+    let config = example
+        .replace(
+            "[\"0.0.0.0:5269\", \"[::]:5269\"]",
+            &format!("\"{ip}:5269\""),
+        )
+        .replace(
+            "[\"0.0.0.0:5270\", \"[::]:5270\"]",
+            &format!("\"{ip}:5270\""),
+        )
+        .replace(
+            "/etc/manifesto/responder/fullchain.pem",
+            &cert.chain_file.to_string_lossy(),
+        )
+        .replace(
+            "/etc/manifesto/responder/privkey.pem",
+            &cert.key_file.to_string_lossy(),
+        )
+        .replace("/etc/manifesto/responder/secret", "secret")
+        .replace("127.0.0.1:8269", &format!("{ip}:{api_port}"))
+        .replace(
+            "https://probe.example.org/responder/",
+            &format!("http://{ip}:{api_port}/"),
+        );
+    assert!(!config.contains("/etc/"), "the example changed: {config}");
+    let path = dir.path().join("responder.toml");
+    std::fs::write(&path, &config).unwrap();
+    let mut child = crate::support::cli::manifesto()
+        .args(["responder", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut started = String::new();
+    while !started.contains("API on") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "responder exited: {started}"
+        );
+        started.push_str(&line);
+    }
+    assert!(started.contains(&format!("{ip}:5269")), "{started}");
+
+    // A checker reading the same file proves a Prosody with it.
+    let target_ip = IpAddr::V4(next_loopback_ip());
+    let zone = Zone::new()
+        .xmpp(DOMAIN, &format!("xmpp.{DOMAIN}"), target_ip, 5222, 5269)
+        .srv(
+            "_xmpp-server._tcp.probe.example.org",
+            0,
+            0,
+            5269,
+            "xmpp.probe.example.org",
+        )
+        .srv(
+            "_xmpp-server._tcp.plain.probe.example.org",
+            0,
+            0,
+            5270,
+            "xmpp.probe.example.org",
+        )
+        .ip("xmpp.probe.example.org", IpAddr::V4(ip));
+    let dns = DnsServer::start(zone).await;
+    let _p = Prosody::builder()
+        .vhost(DOMAIN)
+        .cert(&pki.leaf(&[DOMAIN]))
+        .resolver(dns.addr())
+        .ip(target_ip)
+        .c2s_port(5222)
+        .s2s_port(5269)
+        .start()
+        .await
+        .expect("start Prosody");
+    let mut a = args(&dns, &pki, None);
+    a.extend(["--responder".into(), path.clone().into()]);
+    let run = check(DOMAIN, &a).await;
+    assert_eq!(run.status("s2s-tls-required"), "pass", "{}", run.dump());
+    assert_eq!(run.status("s2s-outbound-tls"), "pass", "{}", run.dump());
+
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let ok = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("HUP");
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("certificate reloaded"), "{line}");
+    signal("TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
