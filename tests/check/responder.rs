@@ -360,41 +360,7 @@ async fn the_responder_command_runs_from_the_documented_config() {
     let cert = pki.leaf(&["probe.example.org"]);
     let dir = tempfile::tempdir().unwrap();
     let ip = next_loopback_ip();
-    let api_port = crate::support::free_port(IpAddr::V4(ip));
-    std::fs::write(
-        dir.path().join("secret"),
-        "a secret for this test only, 32+",
-    )
-    .unwrap();
-    let example = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("deploy/responder/responder.example.toml"),
-    )
-    .unwrap();
-    let config = example
-        .replace(
-            "[\"0.0.0.0:5269\", \"[::]:5269\"]",
-            &format!("\"{ip}:5269\""),
-        )
-        .replace(
-            "[\"0.0.0.0:5270\", \"[::]:5270\"]",
-            &format!("\"{ip}:5270\""),
-        )
-        .replace(
-            "/etc/manifesto/responder/fullchain.pem",
-            &cert.chain_file.to_string_lossy(),
-        )
-        .replace(
-            "/etc/manifesto/responder/privkey.pem",
-            &cert.key_file.to_string_lossy(),
-        )
-        .replace("/etc/manifesto/responder/secret", "secret")
-        .replace("127.0.0.1:8269", &format!("{ip}:{api_port}"))
-        .replace(
-            "https://probe.example.org/responder/",
-            &format!("http://{ip}:{api_port}/"),
-        );
-    assert!(!config.contains("/etc/"), "the example changed: {config}");
+    let config = example_config(dir.path(), ip, &cert);
     let path = dir.path().join("responder.toml");
     std::fs::write(&path, &config).unwrap();
     let mut child = crate::support::cli::manifesto()
@@ -467,4 +433,45 @@ async fn the_responder_command_runs_from_the_documented_config() {
     signal("TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// The documented example configuration, with its addresses and files made local: listeners
+/// on `ip`, the certificate `cert`, the secret beside the file.
+fn example_config(
+    dir: &std::path::Path,
+    ip: std::net::Ipv4Addr,
+    cert: &crate::support::pki::Cert,
+) -> String {
+    let api_port = crate::support::free_port(IpAddr::V4(ip));
+    std::fs::write(dir.join("secret"), "a secret for this test only, 32+").unwrap();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/responder/responder.example.toml"),
+    )
+    .unwrap();
+    let config = example
+        .replace(
+            "[\"0.0.0.0:5269\", \"[::]:5269\"]",
+            &format!("\"{ip}:5269\""),
+        )
+        .replace(
+            "[\"0.0.0.0:5270\", \"[::]:5270\"]",
+            &format!("\"{ip}:5270\""),
+        )
+        .replace(
+            "/etc/manifesto/responder/fullchain.pem",
+            &cert.chain_file.to_string_lossy(),
+        )
+        .replace(
+            "/etc/manifesto/responder/privkey.pem",
+            &cert.key_file.to_string_lossy(),
+        )
+        .replace("/etc/manifesto/responder/secret", "secret")
+        .replace("127.0.0.1:8269", &format!("{ip}:{api_port}"))
+        .replace(
+            "https://probe.example.org/responder/",
+            &format!("http://{ip}:{api_port}/"),
+        );
+    assert!(!config.contains("/etc/"), "the example changed: {config}");
+    config
 }
