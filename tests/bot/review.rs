@@ -979,3 +979,90 @@ async fn at_most_16_domains_per_review() {
     );
     assert!(run.comment.contains("extra\\.bob\\.net"), "{}", run.comment);
 }
+
+/// With the dialback responder (its config and secret), a review proves s2s both ways; a
+/// pull request from a fork gets no secret: its review still runs, without the responder, and
+/// says "s2s proof pending: the next sweep proves it".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_responder_proves_s2s_and_without_its_secret_the_proof_is_pending() {
+    use crate::support::Listen;
+    use crate::support::responder::TestResponder;
+    let pki = Pki::new();
+    let domain = "carol-server.net";
+    let responder = TestResponder::start(&pki).await;
+    let ip = std::net::IpAddr::V4(crate::support::next_loopback_ip());
+    let zone = Zone::new()
+        .xmpp(domain, &format!("xmpp.{domain}"), ip, 5222, 5269)
+        .txt(&format!("_xmpp-manifesto.{domain}"), "github=carol");
+    let dns = crate::support::dns::DnsServer::start(responder.zone(zone, false)).await;
+    let _p = Prosody::builder()
+        .vhost(domain)
+        .cert(&pki.leaf(&[domain]))
+        .resolver(dns.addr())
+        .ip(ip)
+        .c2s_port(5222)
+        .s2s_port(5269)
+        .start()
+        .await
+        .expect("start Prosody");
+    let (repo, base) = base_repo();
+    repo.write(
+        &format!("signatories/{domain}.toml"),
+        &operator("Carol", &[domain], "carol"),
+    );
+    repo.commit("the PR");
+    // The fork's view: the same configuration, no secret anywhere.
+    let no_secret = repo.out.path().join("responder-no-secret.toml");
+    let text = std::fs::read_to_string(responder.config()).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("secret_file"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&no_secret, text).unwrap();
+    let run_with = |config: &std::path::Path| {
+        let mut cmd = manifesto();
+        cmd.env_remove("MANIFESTO_RESPONDER_SECRET");
+        let args: Vec<std::ffi::OsString> = vec![
+            "--allow-private".into(),
+            "--resolver".into(),
+            dns.resolver_arg().into(),
+            "--ca-file".into(),
+            pki.ca_file().into(),
+            "--author".into(),
+            "carol".into(),
+            "--timeout".into(),
+            "5".into(),
+            "--responder".into(),
+            config.into(),
+        ];
+        tokio::task::block_in_place(|| review(cmd, &repo, &base, &args))
+    };
+
+    let run = run_with(responder.config());
+    assert_eq!(run.json["verdict"], "pass", "{}", run.dump());
+    assert_eq!(run.requirement(domain, "s2s-tls-required"), "pass");
+    assert_eq!(
+        run.requirement(domain, "s2s-outbound-tls"),
+        "pass",
+        "{}",
+        run.dump()
+    );
+    assert!(
+        !run.comment.contains("s2s proof pending"),
+        "{}",
+        run.comment
+    );
+    assert!(run.comment.contains("s2s-outbound-tls"), "{}", run.comment);
+
+    let run = run_with(&no_secret);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.comment.contains("s2s proof pending"), "{}", run.comment);
+    assert!(run.comment.contains("no secret"), "{}", run.comment);
+    let report = &run.domain(domain)["report"];
+    assert!(
+        report["requirements"]["s2s-outbound-tls"].is_null(),
+        "{}",
+        run.dump()
+    );
+}
