@@ -715,6 +715,22 @@ pub struct ProbeResult {
     pub responder: Option<ResponderEvidence>,
 }
 
+impl ProbeResult {
+    /// A probe of `kind` that has not run yet: an error until it says otherwise.
+    pub fn pending(kind: ProbeKind) -> Self {
+        ProbeResult {
+            kind,
+            outcome: ProbeOutcome::Error,
+            sent: String::new(),
+            received: String::new(),
+            detail: String::new(),
+            duration_ms: 0,
+            error_kind: None,
+            responder: None,
+        }
+    }
+}
+
 impl ResponderEvidence {
     /// What the responder saw, in a few words: how the proof came about.
     pub fn words(&self) -> String {

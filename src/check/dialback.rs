@@ -55,19 +55,6 @@ fn unix_ms() -> u64 {
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn new_result(kind: ProbeKind) -> ProbeResult {
-    ProbeResult {
-        kind,
-        outcome: ProbeOutcome::Error,
-        sent: String::new(),
-        received: String::new(),
-        detail: String::new(),
-        duration_ms: 0,
-        error_kind: None,
-        responder: None,
-    }
-}
-
 fn could_not_run(result: &mut ProbeResult, e: &OpenError) {
     result.outcome = ProbeOutcome::Error;
     result.detail = format!("the probe could not run: {e}");
@@ -325,7 +312,7 @@ pub(crate) async fn inbound_probe(
 ) -> ProbeResult {
     let started = Instant::now();
     let started_ms = unix_ms();
-    let mut result = new_result(ProbeKind::Dialback);
+    let mut result = ProbeResult::pending(ProbeKind::Dialback);
     let sender = link.config.domain.as_str();
     match in_cleartext(ctx, link, addr, sender, &mut result).await {
         Ok(attempt) => {
@@ -527,7 +514,7 @@ pub(crate) async fn outbound_probe(
 ) -> ProbeResult {
     let started = Instant::now();
     let started_ms = unix_ms();
-    let mut result = new_result(ProbeKind::OutboundDialback);
+    let mut result = ProbeResult::pending(ProbeKind::OutboundDialback);
     let sender = link.config.plain_domain.as_str();
     let first = match in_cleartext(ctx, link, addr, sender, &mut result).await {
         Ok(attempt) => attempt,

@@ -37,16 +37,7 @@ pub async fn enforcement_probe(
         return crate::check::dialback::inbound_probe(ctx, link, addr).await;
     }
     let started = Instant::now();
-    let mut result = ProbeResult {
-        kind,
-        outcome: ProbeOutcome::Error,
-        sent: String::new(),
-        received: String::new(),
-        detail: String::new(),
-        duration_ms: 0,
-        error_kind: None,
-        responder: None,
-    };
+    let mut result = ProbeResult::pending(kind);
     match ctx.open_stream(addr, service).await {
         Ok(opened) => {
             let mut stream = opened.stream;
