@@ -54,7 +54,11 @@ pub(crate) fn site_exit(e: &crate::site::SiteError) -> Exit {
 /// configuration, or a database of a newer schema, is a usage error; a database that cannot be
 /// opened, an address that cannot be bound, and failures while serving fail.
 pub(crate) fn for_serve_error(e: &crate::serve::ServeError) -> Exit {
-    if e.is_usage() { Exit::Usage } else { Exit::Fail }
+    if e.is_usage() {
+        Exit::Usage
+    } else {
+        Exit::Fail
+    }
 }
 
 /// `validate`: any problem in the register fails (1), as an invalid register fails `sweep`

@@ -527,7 +527,9 @@ pub(crate) async fn domain_page(
         Err(e) => return internal(e),
     };
     let latest = done.as_ref().and_then(|row| row.report.as_ref());
-    let position = current.as_ref().and_then(|row| state.queue.position(&row.id));
+    let position = current
+        .as_ref()
+        .and_then(|row| state.queue.position(&row.id));
     let page = domain_view(current.as_ref(), latest, &history, position);
     let pending = matches!(page, DomainPage::Pending { .. });
     match pages::render_domain(&domain, &page) {

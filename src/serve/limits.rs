@@ -105,7 +105,9 @@ impl Limiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(((1.0 - bucket.tokens) / rate).ceil().max(1.0)))
+            Err(Duration::from_secs_f64(
+                ((1.0 - bucket.tokens) / rate).ceil().max(1.0),
+            ))
         }
     }
 

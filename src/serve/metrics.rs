@@ -107,17 +107,37 @@ impl Metrics {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP manifesto_checks_total Checks finished, by verdict (aborted: cut by a stop).\n# TYPE manifesto_checks_total counter\n");
         for (v, count) in VERDICTS.iter().zip(&self.checks) {
-            let _ = writeln!(out, "manifesto_checks_total{{verdict=\"{}\"}} {}", v.as_str(), get(count));
+            let _ = writeln!(
+                out,
+                "manifesto_checks_total{{verdict=\"{}\"}} {}",
+                v.as_str(),
+                get(count)
+            );
         }
-        let _ = writeln!(out, "manifesto_checks_total{{verdict=\"aborted\"}} {}", get(&self.aborted));
+        let _ = writeln!(
+            out,
+            "manifesto_checks_total{{verdict=\"aborted\"}} {}",
+            get(&self.aborted)
+        );
         out.push_str("# HELP manifesto_stored_answers_total Requests answered with a fresh stored result.\n# TYPE manifesto_stored_answers_total counter\n");
-        let _ = writeln!(out, "manifesto_stored_answers_total {}", get(&self.stored_answers));
+        let _ = writeln!(
+            out,
+            "manifesto_stored_answers_total {}",
+            get(&self.stored_answers)
+        );
         out.push_str("# HELP manifesto_check_duration_seconds Time from the start of a check to its report.\n# TYPE manifesto_check_duration_seconds histogram\n");
         for (bound, count) in BUCKETS.iter().zip(&self.duration_buckets) {
-            let _ = writeln!(out, "manifesto_check_duration_seconds_bucket{{le=\"{bound}\"}} {}", get(count));
+            let _ = writeln!(
+                out,
+                "manifesto_check_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                get(count)
+            );
         }
         let count = get(&self.duration_count);
-        let _ = writeln!(out, "manifesto_check_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "manifesto_check_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = get(&self.duration_sum_ms) as f64 / 1000.0;
         let _ = writeln!(out, "manifesto_check_duration_seconds_sum {sum}");
         let _ = writeln!(out, "manifesto_check_duration_seconds_count {count}");
@@ -127,10 +147,19 @@ impl Metrics {
         let _ = writeln!(out, "manifesto_running_checks {running}");
         out.push_str("# HELP manifesto_rejections_total Requests turned away, by reason.\n# TYPE manifesto_rejections_total counter\n");
         for (r, count) in Rejection::ALL.iter().zip(&self.rejections) {
-            let _ = writeln!(out, "manifesto_rejections_total{{reason=\"{}\"}} {}", r.as_str(), get(count));
+            let _ = writeln!(
+                out,
+                "manifesto_rejections_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                get(count)
+            );
         }
         out.push_str("# HELP manifesto_http_requests_total HTTP requests served.\n# TYPE manifesto_http_requests_total counter\n");
-        let _ = writeln!(out, "manifesto_http_requests_total {}", get(&self.http_requests));
+        let _ = writeln!(
+            out,
+            "manifesto_http_requests_total {}",
+            get(&self.http_requests)
+        );
         out
     }
 }

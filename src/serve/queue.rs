@@ -233,7 +233,10 @@ fn refused(state: &State, refusal: Refusal) -> Refusal {
 /// mean duration of the checks so far (10 s before any), between 1 s and 5 min.
 fn retry_after(state: &State) -> Duration {
     let (queued, _) = state.queue.lengths();
-    let mean = state.metrics.mean_duration().unwrap_or(Duration::from_secs(10));
+    let mean = state
+        .metrics
+        .mean_duration()
+        .unwrap_or(Duration::from_secs(10));
     let rounds = (queued / state.max_running.max(1)).max(1) as u32;
     (mean * rounds).clamp(Duration::from_secs(1), Duration::from_secs(300))
 }

@@ -33,9 +33,18 @@ async fn check_then_stored_result_then_history() {
     let queued = first.json();
     check_response(&doc, "post", "/api/v1/checks", 202, &queued);
     let id = queued["id"].as_str().unwrap().to_owned();
-    assert_eq!(first.header("location"), Some(format!("/api/v1/checks/{id}").as_str()));
+    assert_eq!(
+        first.header("location"),
+        Some(format!("/api/v1/checks/{id}").as_str())
+    );
     assert_eq!(queued["page"], format!("/check/{domain}"));
-    let done = wait_state(serve.addr, &id, &["done", "aborted"], Duration::from_secs(60)).await;
+    let done = wait_state(
+        serve.addr,
+        &id,
+        &["done", "aborted"],
+        Duration::from_secs(60),
+    )
+    .await;
     check_response(&doc, "get", "/api/v1/checks/{id}", 200, &done);
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["report"]["verdict"], "pass", "{done}");
@@ -70,7 +79,11 @@ async fn domain_and_pages(serve: &Serve, doc: &Value, domain: &str, id: &str) {
 
     let page = get(serve.addr, &format!("/check/{domain}")).await;
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     let index = get(serve.addr, "/").await;
     assert_eq!(index.status, 200);
     assert!(index.text().contains("<form"), "{}", index.text());
@@ -100,27 +113,59 @@ async fn service_endpoints(serve: &Serve) {
 async fn bad_requests_get_errors_with_hints() {
     let dns = dns_only(&[]).await;
     let (_dir, db) = temp_db();
-    let args: Vec<OsString> = ["--allow-private", "--resolver", &dns.resolver_arg(), "--timeout", "2"]
-        .iter()
-        .map(OsString::from)
-        .collect();
+    let args: Vec<OsString> = [
+        "--allow-private",
+        "--resolver",
+        &dns.resolver_arg(),
+        "--timeout",
+        "2",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
     let serve = Serve::start(&db, &args);
     let doc = openapi(serve.addr).await;
-    for bad in ["not a domain!", "https://example.org/", "127.0.0.1", "", "a..b"] {
+    for bad in [
+        "not a domain!",
+        "https://example.org/",
+        "127.0.0.1",
+        "",
+        "a..b",
+    ] {
         let r = post_check(serve.addr, bad, None).await;
         assert_eq!(r.status, 400, "{bad:?}: {}", r.text());
         let body = r.json();
         check_response(&doc, "post", "/api/v1/checks", 400, &body);
-        assert!(body["hint"].as_str().unwrap().contains("example.org"), "{body}");
+        assert!(
+            body["hint"].as_str().unwrap().contains("example.org"),
+            "{body}"
+        );
     }
-    let not_json = request(serve.addr, "POST", "/api/v1/checks", &[], Some(("application/json", b"{domain"))).await;
+    let not_json = request(
+        serve.addr,
+        "POST",
+        "/api/v1/checks",
+        &[],
+        Some(("application/json", b"{domain")),
+    )
+    .await;
     assert_eq!(not_json.status, 400, "{}", not_json.text());
     assert!(not_json.json()["hint"].is_string());
     let big = format!("{{\"domain\": \"{}\"}}", "a".repeat(8000));
-    let too_big = request(serve.addr, "POST", "/api/v1/checks", &[], Some(("application/json", big.as_bytes()))).await;
+    let too_big = request(
+        serve.addr,
+        "POST",
+        "/api/v1/checks",
+        &[],
+        Some(("application/json", big.as_bytes())),
+    )
+    .await;
     assert_eq!(too_big.status, 413, "{}", too_big.text());
     check_response(&doc, "post", "/api/v1/checks", 413, &too_big.json());
-    for path in ["/api/v1/checks/nothex", "/api/v1/checks/0123456789abcdef0123456789abcdef"] {
+    for path in [
+        "/api/v1/checks/nothex",
+        "/api/v1/checks/0123456789abcdef0123456789abcdef",
+    ] {
         let r = get(serve.addr, path).await;
         assert_eq!(r.status, 404, "{path}");
         check_response(&doc, "get", "/api/v1/checks/{id}", 404, &r.json());
@@ -130,7 +175,13 @@ async fn bad_requests_get_errors_with_hints() {
 
 async fn form(serve: &Serve) {
     let form = |body: &'static str| {
-        request(serve.addr, "POST", "/check", &[], Some(("application/x-www-form-urlencoded", body.as_bytes())))
+        request(
+            serve.addr,
+            "POST",
+            "/check",
+            &[],
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
+        )
     };
     let bad = form("domain=http%3A%2F%2Fx").await;
     assert_eq!(bad.status, 400);
@@ -163,6 +214,12 @@ async fn the_ssrf_policy_applies_without_allow_private() {
     assert!(!endpoints.is_empty(), "{report}");
     for ep in endpoints {
         assert_eq!(ep["error_kind"], "policy", "{ep}");
-        assert!(ep["error"].as_str().unwrap().contains("not a public address"), "{ep}");
+        assert!(
+            ep["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a public address"),
+            "{ep}"
+        );
     }
 }

@@ -66,7 +66,12 @@ pub async fn request(
         .await
         .unwrap_or_else(|_| panic!("{method} {path}: no answer within 30 s"))
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    parse(&raw).unwrap_or_else(|| panic!("{method} {path}: not HTTP: {:?}", String::from_utf8_lossy(&raw)))
+    parse(&raw).unwrap_or_else(|| {
+        panic!(
+            "{method} {path}: not HTTP: {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    })
 }
 
 fn parse(raw: &[u8]) -> Option<Response> {
@@ -85,7 +90,11 @@ fn parse(raw: &[u8]) -> Option<Response> {
     if chunked {
         body = dechunk(&body)?;
     }
-    Some(Response { status, headers, body })
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {

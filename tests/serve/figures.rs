@@ -16,7 +16,14 @@ async fn figures() {
     let s = prosody_env(&pki, &domains, &[]).await;
     let (_dir, db) = temp_db();
     let mut args = network_args(&s);
-    args.extend(os(&["--max-running", "8", "--queue", "128", "--per-minute", "1000"]));
+    args.extend(os(&[
+        "--max-running",
+        "8",
+        "--queue",
+        "128",
+        "--per-minute",
+        "1000",
+    ]));
     let serve = Serve::start(&db, &args);
 
     // Overhead: POST to done, by polling every 10 ms, less the check's own duration.
@@ -27,7 +34,9 @@ async fn figures() {
     let total = start.elapsed();
     let check_ms = done["report"]["duration_ms"].as_u64().unwrap();
     let overhead = total.as_millis() as i64 - check_ms as i64;
-    println!("figure: POST→done {total:?}, check {check_ms} ms, service overhead {overhead} ms (polling every 10 ms)");
+    println!(
+        "figure: POST→done {total:?}, check {check_ms} ms, service overhead {overhead} ms (polling every 10 ms)"
+    );
 
     // A stored result: median of 50 (each on a fresh connection).
     let mut times = Vec::new();
@@ -38,7 +47,10 @@ async fn figures() {
         assert_eq!(r.status, 200);
     }
     times.sort();
-    println!("figure: stored result answered in {:?} (median), {:?} (max)", times[25], times[49]);
+    println!(
+        "figure: stored result answered in {:?} (median), {:?} (max)",
+        times[25], times[49]
+    );
     assert!(times[25] < Duration::from_millis(100), "{times:?}");
     assert!(overhead < 500, "{overhead}");
 
@@ -64,9 +76,16 @@ async fn concurrent(serve: &Serve, domains: &[String]) {
     let after = (serve.rss_kib(), serve.peak_rss_kib());
     println!(
         "figure: 100 concurrent checks (8 running at once) done in {:?}; RSS {} KiB before, {} KiB after; peak RSS (VmHWM) {} KiB before, {} KiB after",
-        start.elapsed(), before.0, after.0, before.1, after.1
+        start.elapsed(),
+        before.0,
+        after.0,
+        before.1,
+        after.1
     );
     let metrics = get(serve.addr, "/metrics").await.text();
-    assert!(metrics.contains("manifesto_check_duration_seconds_count 101"), "{metrics}");
+    assert!(
+        metrics.contains("manifesto_check_duration_seconds_count 101"),
+        "{metrics}"
+    );
     assert!(after.1 < 512 * 1024, "peak RSS {} KiB", after.1);
 }

@@ -31,7 +31,9 @@ async fn a_restart_keeps_the_results() {
     let after = after.json();
     assert_eq!(after["state"], "done");
     assert_eq!(after["report"], done["report"]);
-    let history = get(serve.addr, &format!("/api/v1/domains/{domain}")).await.json();
+    let history = get(serve.addr, &format!("/api/v1/domains/{domain}"))
+        .await
+        .json();
     assert_eq!(history["history"].as_array().unwrap().len(), 1, "{history}");
     // Still fresh after the restart: the stored result, not a new check.
     let again = post_check(serve.addr, &domain, None).await;
@@ -42,16 +44,32 @@ async fn a_restart_keeps_the_results() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_a_check_records_it_aborted() {
     let tarpit = Tarpit::start().await;
-    let names: Vec<(String, SocketAddr)> =
-        ["cut.example", "waiting.example"].map(|n| (n.to_owned(), tarpit.addr)).to_vec();
+    let names: Vec<(String, SocketAddr)> = ["cut.example", "waiting.example"]
+        .map(|n| (n.to_owned(), tarpit.addr))
+        .to_vec();
     let dns = dns_only(&names).await;
     let (_dir, db) = temp_db();
-    let mut args = os(&["--allow-private", "--timeout", "10", "--max-running", "1", "--grace", "1", "--resolver"]);
+    let mut args = os(&[
+        "--allow-private",
+        "--timeout",
+        "10",
+        "--max-running",
+        "1",
+        "--grace",
+        "1",
+        "--resolver",
+    ]);
     args.push(dns.resolver_arg().into());
     let mut serve = Serve::start(&db, &args);
     let running = post_check(serve.addr, "cut.example", None).await.json();
     let running_id = running["id"].as_str().unwrap().to_owned();
-    wait_state(serve.addr, &running_id, &["running"], Duration::from_secs(10)).await;
+    wait_state(
+        serve.addr,
+        &running_id,
+        &["running"],
+        Duration::from_secs(10),
+    )
+    .await;
     let queued = post_check(serve.addr, "waiting.example", None).await.json();
     assert_eq!(queued["state"], "queued", "{queued}");
     assert_eq!(queued["queue_position"], 0, "{queued}");
@@ -60,12 +78,18 @@ async fn sigterm_during_a_check_records_it_aborted() {
     let started = std::time::Instant::now();
     let status = serve.terminate(Duration::from_secs(15));
     assert!(status.success(), "{status}: {}", serve.stderr());
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     drop(serve);
 
     let serve = Serve::start(&db, &args);
     for id in [&running_id, &queued_id] {
-        let check = get(serve.addr, &format!("/api/v1/checks/{id}")).await.json();
+        let check = get(serve.addr, &format!("/api/v1/checks/{id}"))
+            .await
+            .json();
         assert_eq!(check["state"], "aborted", "{check}");
         assert_eq!(check["error"], ABORTED, "{check}");
         assert!(check["finished_at"].is_string(), "{check}");

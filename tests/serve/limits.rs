@@ -16,7 +16,14 @@ async fn per_client_rate_limit_and_a_token_raises_it() {
     let dns = dns_only(&[]).await;
     let (dir, db) = temp_db();
     let (tokens, token) = tokens_file(dir.path());
-    let mut args = os(&["--allow-private", "--timeout", "2", "--per-minute", "2", "--resolver"]);
+    let mut args = os(&[
+        "--allow-private",
+        "--timeout",
+        "2",
+        "--per-minute",
+        "2",
+        "--resolver",
+    ]);
     args.push(dns.resolver_arg().into());
     args.extend([OsString::from("--tokens"), tokens.into()]);
     let serve = Serve::start(&db, &args);
@@ -41,17 +48,30 @@ async fn per_client_rate_limit_and_a_token_raises_it() {
     let wrong = post_check(serve.addr, "wrong.example", Some("guess")).await;
     assert_eq!(wrong.status, 429);
     let metrics = get(serve.addr, "/metrics").await.text();
-    assert!(metrics.contains("manifesto_rejections_total{reason=\"rate-limited\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("manifesto_rejections_total{reason=\"rate-limited\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_queue_answers_429() {
     let tarpit = Tarpit::start().await;
-    let names: Vec<(String, SocketAddr)> =
-        (0..6).map(|i| (format!("slow{i}.example"), tarpit.addr)).collect();
+    let names: Vec<(String, SocketAddr)> = (0..6)
+        .map(|i| (format!("slow{i}.example"), tarpit.addr))
+        .collect();
     let dns = dns_only(&names).await;
     let (_dir, db) = temp_db();
-    let mut args = os(&["--allow-private", "--timeout", "3", "--max-running", "1", "--queue", "2", "--resolver"]);
+    let mut args = os(&[
+        "--allow-private",
+        "--timeout",
+        "3",
+        "--max-running",
+        "1",
+        "--queue",
+        "2",
+        "--resolver",
+    ]);
     args.push(dns.resolver_arg().into());
     let serve = Serve::start(&db, &args);
     // The first check running before the others are asked for: then the queue holds two.
@@ -81,6 +101,9 @@ async fn a_full_queue_answers_429() {
     let health = get(serve.addr, "/healthz").await.json();
     assert_eq!(health["running"], 1, "{health}");
     let metrics = get(serve.addr, "/metrics").await.text();
-    assert!(metrics.contains("manifesto_rejections_total{reason=\"queue-full\"} 3"), "{metrics}");
+    assert!(
+        metrics.contains("manifesto_rejections_total{reason=\"queue-full\"} 3"),
+        "{metrics}"
+    );
     assert!(metrics.contains("manifesto_queue_length 2"), "{metrics}");
 }

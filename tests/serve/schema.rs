@@ -40,7 +40,8 @@ pub fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<
             }
         }
     }
-    if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+    if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object())
+    {
         for (name, sub) in properties {
             if let Some(v) = object.get(name) {
                 validate(doc, sub, v, &format!("{at}.{name}"))?;
@@ -86,7 +87,10 @@ pub fn check_response(doc: &Value, method: &str, path: &str, status: u16, body: 
         "{method} {path} answered {status}, which the document does not list"
     );
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "{method} {path} {status}: no JSON schema");
+    assert!(
+        schema.is_object(),
+        "{method} {path} {status}: no JSON schema"
+    );
     if let Err(e) = validate(doc, schema, body, "$") {
         panic!("{method} {path} {status} does not match the document: {e}");
     }

@@ -128,7 +128,11 @@ pub fn network_args(scenario: &Scenario) -> Vec<OsString> {
 
 /// Prosody serving `domains` (the first is its vhost, with a certificate for it), each with
 /// SRV records to it; plus, for each `(name, addr)` of `tarpits`, SRV records to that address.
-pub async fn prosody_env(pki: &Pki, domains: &[String], tarpits: &[(String, SocketAddr)]) -> Scenario {
+pub async fn prosody_env(
+    pki: &Pki,
+    domains: &[String],
+    tarpits: &[(String, SocketAddr)],
+) -> Scenario {
     let vhost = &domains[0];
     let cert = pki.leaf(&[vhost.as_str()]);
     let builder = Prosody::builder()
@@ -144,7 +148,13 @@ pub async fn prosody_env(pki: &Pki, domains: &[String], tarpits: &[(String, Sock
                 zone = zone.xmpp_at(d, &format!("xmpp.{d}"), s.server());
             }
             for (name, addr) in tarpits {
-                zone = zone.xmpp(name, &format!("xmpp.{name}"), addr.ip(), addr.port(), addr.port());
+                zone = zone.xmpp(
+                    name,
+                    &format!("xmpp.{name}"),
+                    addr.ip(),
+                    addr.port(),
+                    addr.port(),
+                );
             }
             zone
         })
@@ -155,7 +165,13 @@ pub async fn prosody_env(pki: &Pki, domains: &[String], tarpits: &[(String, Sock
 pub async fn dns_only(names: &[(String, SocketAddr)]) -> DnsServer {
     let mut zone = Zone::new();
     for (name, addr) in names {
-        zone = zone.xmpp(name, &format!("xmpp.{name}"), addr.ip(), addr.port(), addr.port());
+        zone = zone.xmpp(
+            name,
+            &format!("xmpp.{name}"),
+            addr.ip(),
+            addr.port(),
+            addr.port(),
+        );
     }
     DnsServer::start(zone).await
 }
