@@ -107,3 +107,38 @@ async fn a_full_queue_answers_429() {
     );
     assert!(metrics.contains("manifesto_queue_length 2"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trust_forwarded_for_counts_the_last_hop() {
+    let dns = dns_only(&[]).await;
+    let (_dir, db) = temp_db();
+    let mut args = os(&[
+        "--allow-private",
+        "--timeout",
+        "2",
+        "--per-minute",
+        "1",
+        "--trust-forwarded-for",
+        "--resolver",
+    ]);
+    args.push(dns.resolver_arg().into());
+    let serve = Serve::start(&db, &args);
+    let post = |domain: &'static str, xff: &'static str| {
+        let body = format!("{{\"domain\": \"{domain}\"}}");
+        async move {
+            crate::client::request(
+                serve.addr,
+                "POST",
+                "/api/v1/checks",
+                &[("X-Forwarded-For", xff)],
+                Some(("application/json", body.as_bytes())),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(post("xff1.example", "192.0.2.1").await, 202);
+    // The client's own earlier hops do not matter: the last one (the proxy's) does.
+    assert_eq!(post("xff2.example", "192.0.2.1, 198.51.100.7").await, 202);
+    assert_eq!(post("xff3.example", "203.0.113.9, 192.0.2.1").await, 429);
+}
