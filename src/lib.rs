@@ -6,7 +6,8 @@
 //! [`Report`]), [`register`] (signatory files, results store, lifecycle, sweep), [`site`] (the
 //! page), [`bot`] (PR review, comment, GitHub), [`output`] (text, JSON, Markdown of reports),
 //! [`responder`] (the dialback responder: the probe domains' s2s endpoint and its API, which
-//! let a checker prove s2s TLS enforcement), and [`cli`], the only room that knows clap,
+//! let a checker prove s2s TLS enforcement), [`serve`] (the public check service: HTTP API,
+//! pages, SQLite), and [`cli`], the only room that knows clap,
 //! anyhow and exit codes.
 //!
 //! The short public API is re-exported here; everything else may change between versions.

@@ -50,6 +50,17 @@ pub(crate) fn site_exit(e: &crate::site::SiteError) -> Exit {
     }
 }
 
+/// `manifesto serve`: an unusable tokens file, CA file, trust anchor or responder
+/// configuration, or a database of a newer schema, is a usage error; a database that cannot be
+/// opened, an address that cannot be bound, and failures while serving fail.
+pub(crate) fn for_serve_error(e: &crate::serve::ServeError) -> Exit {
+    if e.is_usage() {
+        Exit::Usage
+    } else {
+        Exit::Fail
+    }
+}
+
 /// `validate`: any problem in the register fails (1), as an invalid register fails `sweep`
 /// ([`for_sweep_error`]).
 pub(crate) fn for_validation(validation: &crate::register::registry::Validation) -> Exit {

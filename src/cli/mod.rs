@@ -44,6 +44,9 @@ pub enum Command {
     /// Run the dialback responder: the probe domains' s2s endpoint that proves s2s TLS
     /// enforcement (see docs/responder.md).
     Responder(commands::responder::ResponderArgs),
+    /// Run the public check service: a form, pages and a JSON API that check domains, with
+    /// every result kept in SQLite.
+    Serve(commands::serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -103,5 +106,6 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Comment(args) => commands::comment::run(args).await,
         Command::Review(args) => commands::review::run(args).await,
         Command::Responder(args) => commands::responder::run(args).await,
+        Command::Serve(args) => commands::serve::run(args).await,
     }
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::report::{Report, Verdict};
 
 /// Where a check is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckState {
     Queued,
@@ -18,14 +18,14 @@ pub enum CheckState {
 }
 
 /// `POST /api/v1/checks` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckRequest {
     pub domain: String,
 }
 
 /// One check: `POST /api/v1/checks` (202 queued, or 200 with a fresh stored result) and
 /// `GET /api/v1/checks/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckResource {
     pub id: String,
     /// The normalised domain (A-label).
@@ -43,9 +43,12 @@ pub struct CheckResource {
     pub finished_at: Option<OffsetDateTime>,
     /// Checks ahead of this one in the queue, while queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
     pub queue_position: Option<usize>,
-    /// The report-v1 JSON, when done.
+    /// The report-v1 JSON, when done. A plain object in the OpenAPI document: the report is
+    /// large and versioned on its own (`report-v1`, `crate::report::Report`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<Report>,
     /// Why it was aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,17 +56,18 @@ pub struct CheckResource {
 }
 
 /// One point of a domain's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryPoint {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    #[schema(value_type = crate::serve::openapi::VerdictSchema)]
     pub verdict: Verdict,
     pub duration_ms: u64,
 }
 
 /// `GET /api/v1/domains/{domain}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DomainResource {
     pub domain: String,
     /// The latest finished check, with its report.
@@ -74,7 +78,7 @@ pub struct DomainResource {
 }
 
 /// An error body of the API, with a hint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiErrorBody {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

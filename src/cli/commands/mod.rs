@@ -4,6 +4,7 @@ pub mod check;
 pub mod comment;
 pub mod responder;
 pub mod review;
+pub mod serve;
 pub mod site;
 pub mod sweep;
 pub mod validate;
