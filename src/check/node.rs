@@ -210,7 +210,9 @@ impl NodeClient {
                 CheckState::Done => return self.report_of(domain, resource),
                 CheckState::Aborted => {
                     let why = resource.error.unwrap_or_else(|| "no reason given".into());
-                    return Err(NodeError::Aborted(crate::text::neutralize(&why).into_owned()));
+                    return Err(NodeError::Aborted(
+                        crate::text::neutralize(&why).into_owned(),
+                    ));
                 }
                 CheckState::Queued | CheckState::Running => {}
             }
@@ -288,7 +290,8 @@ impl NodeClient {
     fn resource(&self, answer: Answer) -> Result<CheckResource, NodeError> {
         let status = answer.status.as_u16();
         if answer.status.is_success() {
-            return serde_json::from_slice(&answer.body).map_err(|e| NodeError::Body(e.to_string()));
+            return serde_json::from_slice(&answer.body)
+                .map_err(|e| NodeError::Body(e.to_string()));
         }
         let api: Option<ApiErrorBody> = serde_json::from_slice(&answer.body).ok();
         let (error, hint) = match api {
@@ -323,7 +326,9 @@ impl NodeClient {
     fn report_of(&self, domain: &str, resource: CheckResource) -> Result<Report, NodeError> {
         let report = resource.report.ok_or(NodeError::NoReport)?;
         if report.schema != SCHEMA {
-            return Err(NodeError::Schema(crate::text::neutralize(&report.schema).into_owned()));
+            return Err(NodeError::Schema(
+                crate::text::neutralize(&report.schema).into_owned(),
+            ));
         }
         if report.domain != domain || resource.domain != domain {
             let answered = if report.domain != domain {
@@ -444,11 +449,15 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         assert_eq!(
-            NodeUrl::parse("https://check.example.org/").unwrap().as_str(),
+            NodeUrl::parse("https://check.example.org/")
+                .unwrap()
+                .as_str(),
             "https://check.example.org"
         );
         assert_eq!(
-            NodeUrl::parse("http://127.0.0.1:8080/node").unwrap().as_str(),
+            NodeUrl::parse("http://127.0.0.1:8080/node")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:8080/node"
         );
         for bad in [

@@ -158,7 +158,12 @@ async fn a_queued_check_is_polled_until_done_and_its_report_printed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_stored_result_needs_no_poll() {
     let server = node().await;
-    on_post(&server, ResponseTemplate::new(200).set_body_json(done()), None).await;
+    on_post(
+        &server,
+        ResponseTemplate::new(200).set_body_json(done()),
+        None,
+    )
+    .await;
 
     let out = check(&server.uri(), None).await;
     assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
@@ -241,7 +246,12 @@ async fn a_report_for_another_domain_is_refused() {
     let server = node().await;
     let mut answer = done();
     answer["report"] = report_of("other.example");
-    on_post(&server, ResponseTemplate::new(200).set_body_json(answer), None).await;
+    on_post(
+        &server,
+        ResponseTemplate::new(200).set_body_json(answer),
+        None,
+    )
+    .await;
     let out = check(&server.uri(), None).await;
     assert_unchecked(&out, &server.uri(), "cannot answer for another domain");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"pass\""));
@@ -311,7 +321,11 @@ async fn no_service_at_the_url_is_inconclusive_with_a_hint() {
 
 #[test]
 fn a_url_that_is_not_one_is_a_usage_error() {
-    for url in ["check.example.org", "ftp://check.example.org", "https://x/?q=1"] {
+    for url in [
+        "check.example.org",
+        "ftp://check.example.org",
+        "https://x/?q=1",
+    ] {
         let out = manifesto()
             .args(["check", DOMAIN, "--node", url])
             .output()
