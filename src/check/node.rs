@@ -64,6 +64,13 @@ impl NodeUrl {
         if uri.host().is_none_or(str::is_empty) {
             return Err(invalid("it names no host"));
         }
+        // Credentials in the URL would be printed in every report that names the service:
+        // the token goes in MANIFESTO_NODE_TOKEN instead.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(invalid(&format!(
+                "it must not hold credentials (put the token in {TOKEN_ENV})"
+            )));
+        }
         if uri.query().is_some() {
             return Err(invalid("it must not have a query"));
         }
@@ -465,6 +472,7 @@ mod tests {
             "ftp://check.example.org",
             "https://",
             "https://check.example.org/?x=1",
+            "https://user:secret@check.example.org",
             "",
         ] {
             assert!(NodeUrl::parse(bad).is_err(), "{bad}");
