@@ -8,8 +8,10 @@ pub mod dane;
 pub(crate) mod dialback;
 pub(crate) mod dns;
 pub(crate) mod grade;
+pub(crate) mod http;
 pub(crate) mod identity;
 pub(crate) mod net;
+pub mod node;
 pub(crate) mod posture;
 pub(crate) mod probes;
 pub(crate) mod reach;
@@ -83,6 +85,10 @@ pub struct CheckOptions {
     pub connection_limiter: Option<Arc<net::ConnectionLimiter>>,
     /// The dialback responder (`--responder`): s2s enforcement proven both ways.
     pub responder: Option<Arc<responder::ResponderLink>>,
+    /// A check service (`--node`, docs/node.md): each check runs there and its report is used
+    /// as if it were local (the options above then apply only as far as
+    /// [`Checker::check`] says).
+    pub node: Option<Arc<node::NodeClient>>,
 }
 
 impl Default for CheckOptions {
@@ -105,6 +111,7 @@ impl Default for CheckOptions {
             max_connections: None,
             connection_limiter: None,
             responder: None,
+            node: None,
         }
     }
 }
@@ -202,8 +209,36 @@ impl Checker {
         &self.limiter
     }
 
-    /// Checks one domain (already normalised with [`normalize_domain`]).
+    /// Checks one domain (already normalised with [`normalize_domain`]): here, or on the check
+    /// service when one is set.
     pub async fn check(&self, domain: &str) -> Report {
+        match &self.opts.node {
+            Some(node) => self.check_on_node(node, domain).await,
+            None => self.check_here(domain).await,
+        }
+    }
+
+    /// The service's report; an error makes the report inconclusive, never a pass or a fail
+    /// that no check found. The service's own settings decided how it checked (its resolver,
+    /// its families, its responder); of ours only `--require-full-coverage` applies, since it
+    /// judges a report's coverage rather than how it was made.
+    async fn check_on_node(&self, node: &node::NodeClient, domain: &str) -> Report {
+        let started = Instant::now();
+        let mut report = match node.check(domain).await {
+            Ok(report) => report,
+            Err(e) => return node::unchecked_report(domain, node.url(), &e, started.elapsed()),
+        };
+        if self.opts.require_full_coverage
+            && let Some(coverage) = &report.coverage
+        {
+            coverage::require_full(&mut report.requirements, &report.endpoints, coverage);
+            report.verdict = Verdict::from_requirements(&report.requirements);
+        }
+        report
+    }
+
+    /// Checks one domain from this machine.
+    async fn check_here(&self, domain: &str) -> Report {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.opts.deadline;
         let checked_at = OffsetDateTime::now_utc();

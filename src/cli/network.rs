@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use std::sync::Arc;
 
+use crate::check::node::{NodeClient, NodeUrl};
 use crate::check::responder::ResponderLink;
 use crate::check::{CheckError, CheckOptions, DEFAULT_S2S_FROM};
 use crate::report::IpFamily;
@@ -66,6 +67,13 @@ pub struct NetworkArgs {
     /// or the environment variable MANIFESTO_RESPONDER_SECRET.
     #[arg(long, value_name = "FILE")]
     pub responder: Option<PathBuf>,
+    /// Run each check on this check service (`manifesto serve`, docs/node.md) and use its
+    /// report: complete coverage (IPv4 and IPv6, the responder's proofs) from a machine that has
+    /// neither. Its token, if any, comes from the environment variable MANIFESTO_NODE_TOKEN
+    /// (it raises the limits). The service's own network settings apply there; --deadline
+    /// bounds the wait (plus time for its queue).
+    #[arg(long, value_name = "URL", value_parser = parse_node)]
+    pub node: Option<NodeUrl>,
 }
 
 /// The clap face of `CheckOptions::ip_family`.
@@ -98,15 +106,24 @@ impl NetworkArgs {
         Ok(options)
     }
 
-    /// The check options, without a responder.
+    /// The check options, without a responder (the check service, if any, stays: it has its
+    /// own responder).
     pub fn options_without_responder(&self) -> CheckOptions {
+        let timeout = Duration::from_secs_f64(self.timeout);
+        let deadline = Duration::from_secs_f64(self.deadline);
+        let node = self.node.as_ref().map(|url| {
+            let token = std::env::var(crate::check::node::TOKEN_ENV).ok();
+            let client = NodeClient::new(url.clone(), token, timeout)
+                .with_wait(deadline + crate::check::node::DEADLINE_MARGIN);
+            Arc::new(client)
+        });
         CheckOptions {
             resolvers: self.resolvers.clone(),
             ca_files: self.ca_files.clone(),
             trust_anchor: self.trust_anchor.clone(),
             allow_private: self.allow_private,
-            timeout: Duration::from_secs_f64(self.timeout),
-            deadline: Duration::from_secs_f64(self.deadline),
+            timeout,
+            deadline,
             s2s_from: self.s2s_from.clone(),
             probe_wait: Duration::from_secs_f64(self.probe_wait),
             probe_wait_min: Duration::from_secs_f64(self.probe_wait_min),
@@ -118,8 +135,13 @@ impl NetworkArgs {
             max_connections: self.max_connections,
             connection_limiter: None,
             responder: None,
+            node,
         }
     }
+}
+
+fn parse_node(s: &str) -> Result<NodeUrl, String> {
+    NodeUrl::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_resolver(s: &str) -> Result<SocketAddr, String> {

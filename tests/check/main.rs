@@ -12,6 +12,7 @@ mod fake_servers;
 mod fake_targets_selftest;
 mod harness;
 mod interop;
+mod node;
 mod policy;
 mod politeness;
 mod posture;

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use crate::check::http::{self as web, HttpError, percent_encode};
 use crate::check::responder::config::ResponderConfig;
 use crate::check::responder::key::Secret;
 use crate::check::responder::model::Observations;
@@ -67,25 +66,18 @@ impl ApiClient {
         let unreachable =
             |e: &dyn std::fmt::Display| ApiError::Unreachable(self.base.clone(), e.to_string());
         let uri: http::Uri = url.parse().map_err(|e| unreachable(&e))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(crate::check::tls::provider())
-            .map_err(|e| unreachable(&e))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+        let client = web::client().map_err(|e| unreachable(&e))?;
         let request = http::Request::get(uri)
             .header(
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", self.token),
             )
-            .header(
-                http::header::USER_AGENT,
-                concat!("xmpp-manifesto/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
+            .header(http::header::USER_AGENT, web::USER_AGENT)
+            .body(Full::new(Bytes::new()))
             .map_err(|e| unreachable(&e))?;
-        let response = client.request(request).await.map_err(|e| unreachable(&e))?;
+        let response = web::send(&client, request)
+            .await
+            .map_err(|e| unreachable(&e))?;
         let status = response.status();
         if status == http::StatusCode::UNAUTHORIZED {
             return Err(ApiError::Unauthorized(self.base.clone()));
@@ -93,41 +85,12 @@ impl ApiClient {
         if !status.is_success() {
             return Err(ApiError::Status(self.base.clone(), status.as_u16()));
         }
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
+        let body = web::read_body(response, MAX_BODY)
             .await
-            .map_err(|e| ApiError::Body(self.base.clone(), e.to_string()))?
-            .to_bytes();
+            .map_err(|e: HttpError| ApiError::Body(self.base.clone(), e.to_string()))?;
         serde_json::from_slice(&body).map_err(|e| ApiError::Body(self.base.clone(), e.to_string()))
     }
 }
 
 /// The largest answer read.
 const MAX_BODY: usize = 1024 * 1024;
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_are_percent_encoded() {
-        assert_eq!(
-            percent_encode("xn--bcher-kva.example"),
-            "xn--bcher-kva.example"
-        );
-        assert_eq!(percent_encode("a&b=c d/é"), "a%26b%3Dc%20d%2F%C3%A9");
-    }
-}
