@@ -192,10 +192,16 @@ fn lede_view(r: &Report) -> LedeView {
         verdict: r.verdict.as_str(),
         class: verdict_class(r.verdict),
         sentence: match r.verdict {
-            Verdict::Pass => "Every requirement passed: plaintext is refused, TLS is current and the certificate is trusted.",
+            Verdict::Pass => {
+                "Every requirement passed: plaintext is refused, TLS is current and the certificate is trusted."
+            }
             Verdict::Fail => "At least one requirement failed; each one below says how to fix it.",
-            Verdict::Inconclusive => "Nothing failed, but the check could not decide every requirement (an endpoint unreachable, a timeout, a DNS failure).",
-            Verdict::NoService => "No XMPP service was found for this domain: there was nothing to check.",
+            Verdict::Inconclusive => {
+                "Nothing failed, but the check could not decide every requirement (an endpoint unreachable, a timeout, a DNS failure)."
+            }
+            Verdict::NoService => {
+                "No XMPP service was found for this domain: there was nothing to check."
+            }
         },
     }
 }
@@ -435,4 +441,305 @@ pub(crate) fn history_chart(points: &[HistoryPoint]) -> Result<String, askama::E
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn fixture() -> Report {
+        serde_json::from_str(include_str!("../../tests/fixtures/report-advisories.json"))
+            .expect("fixture parses")
+    }
+
+    fn point(i: u32, verdict: Verdict) -> HistoryPoint {
+        HistoryPoint {
+            id: format!("c{i}"),
+            at: datetime!(2026-01-02 06:00 UTC) + time::Duration::hours(i64::from(i) * 6),
+            verdict,
+            duration_ms: 1500 + u64::from(i) * 100,
+        }
+    }
+
+    /// Twelve checks, given newest first as the API lists them: 10 pass, 1 fail, 1
+    /// inconclusive.
+    fn history() -> Vec<HistoryPoint> {
+        let mut h: Vec<HistoryPoint> = (0..12)
+            .map(|i| {
+                let v = match i {
+                    3 => Verdict::Fail,
+                    7 => Verdict::Inconclusive,
+                    _ => Verdict::Pass,
+                };
+                point(i, v)
+            })
+            .collect();
+        h.reverse();
+        h
+    }
+
+    /// A report in which every text a server or the DNS can influence tries to inject markup.
+    fn hostile_report() -> Report {
+        let mut r = fixture();
+        let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+        for q in r.requirements.values_mut() {
+            q.summary = evil.to_owned();
+            q.evidence.push(evil.to_owned());
+            q.fix = Some(evil.to_owned());
+        }
+        for a in &mut r.advisories {
+            a.summary = evil.to_owned();
+        }
+        for e in &mut r.endpoints {
+            e.error = Some(evil.to_owned());
+        }
+        r.tool_version = evil.to_owned();
+        r
+    }
+
+    fn assert_inert(html: &str) {
+        assert!(
+            !html.contains("<script"),
+            "a script tag got through:\n{html}"
+        );
+        assert!(!html.contains("<img"), "an img tag got through:\n{html}");
+    }
+
+    #[test]
+    fn index_snapshot() {
+        let recent = [
+            RecentCheck {
+                domain: "example.org".into(),
+                verdict: Verdict::Pass,
+                at: datetime!(2026-03-01 10:15:30 UTC),
+            },
+            RecentCheck {
+                // A Unicode domain is shown in Unicode, linked and titled by its A-label.
+                domain: "xn--mnchen-3ya.de".into(),
+                verdict: Verdict::Fail,
+                at: datetime!(2026-03-01 09:00 UTC),
+            },
+            RecentCheck {
+                domain: "gone.example".into(),
+                verdict: Verdict::NoService,
+                at: datetime!(2026-02-28 23:59 UTC),
+            },
+        ];
+        let html = render_index(&recent, None).expect("renders");
+        insta::assert_snapshot!("index", html);
+        let empty = render_index(&[], Some("“exa mple” is not a domain name.")).expect("renders");
+        insta::assert_snapshot!("index-empty-with-message", empty);
+    }
+
+    #[test]
+    fn index_form_works_without_javascript() {
+        let html = render_index(&[], None).expect("renders");
+        assert!(html.contains("<form class=\"check\" method=\"post\" action=\"/check\">"));
+        assert!(html.contains("<label for=\"domain\">"));
+        assert!(html.contains("id=\"domain\" name=\"domain\""));
+        assert!(html.contains("<button type=\"submit\">"));
+        assert!(!html.contains("<script"));
+    }
+
+    #[test]
+    fn hostile_domain_and_message_stay_text() {
+        let evil = "a\"><script>alert(1)</script><img src=x onerror=alert(2)>.example";
+        let recent = [RecentCheck {
+            domain: evil.into(),
+            verdict: Verdict::Pass,
+            at: datetime!(2026-03-01 10:15 UTC),
+        }];
+        let html = render_index(&recent, Some(evil)).expect("renders");
+        assert_inert(&html);
+        assert!(html.contains("&#60;script&#62;"), "{html}");
+        // The link stays one path segment under /check/.
+        assert!(html.contains("href=\"/check/a%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E"));
+        let report = fixture();
+        for page in [
+            DomainPage::Unknown,
+            DomainPage::Done {
+                report: &report,
+                history: &[],
+            },
+            DomainPage::Aborted {
+                error: evil,
+                latest: None,
+                history: &[],
+            },
+        ] {
+            let html = render_domain(evil, &page).expect("renders");
+            assert_inert(&html);
+            assert!(
+                html.contains("value=\"a&#34;&#62;&#60;script&#62;"),
+                "{html}"
+            );
+        }
+        assert_eq!(check_href(".."), "/check/%2E%2E");
+        assert_eq!(check_href("a/../b"), "/check/a%2F..%2Fb");
+    }
+
+    #[test]
+    fn hostile_report_text_stays_text() {
+        let report = hostile_report();
+        let history = history();
+        let html = render_domain(
+            "example.test",
+            &DomainPage::Done {
+                report: &report,
+                history: &history,
+            },
+        )
+        .expect("renders");
+        assert_inert(&html);
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#62;&#60;img src=x"));
+        let html = render_domain(
+            "example.test",
+            &DomainPage::Pending {
+                state: CheckState::Running,
+                queue_position: None,
+                latest: Some(&report),
+                history: &history,
+            },
+        )
+        .expect("renders");
+        assert_inert(&html);
+    }
+
+    #[test]
+    fn domain_snapshots() {
+        let report = fixture();
+        let history = history();
+        let one = [point(0, Verdict::Fail)];
+        let pages = [
+            ("domain-unknown", DomainPage::Unknown),
+            (
+                "domain-queued",
+                DomainPage::Pending {
+                    state: CheckState::Queued,
+                    queue_position: Some(3),
+                    latest: None,
+                    history: &[],
+                },
+            ),
+            (
+                "domain-running-with-previous",
+                DomainPage::Pending {
+                    state: CheckState::Running,
+                    queue_position: None,
+                    latest: Some(&report),
+                    history: &one,
+                },
+            ),
+            (
+                "domain-done",
+                DomainPage::Done {
+                    report: &report,
+                    history: &history,
+                },
+            ),
+            (
+                "domain-aborted",
+                DomainPage::Aborted {
+                    error: "the service was shut down while the check ran",
+                    latest: None,
+                    history: &one,
+                },
+            ),
+        ];
+        for (name, page) in pages {
+            let html = render_domain("example.test", &page).expect("renders");
+            insta::assert_snapshot!(name, html);
+        }
+    }
+
+    #[test]
+    fn meta_refresh_only_while_pending() {
+        let report = fixture();
+        let refresh = "<meta http-equiv=\"refresh\" content=\"2\">";
+        for (state, pos) in [(CheckState::Queued, Some(0)), (CheckState::Running, None)] {
+            let html = render_domain(
+                "example.test",
+                &DomainPage::Pending {
+                    state,
+                    queue_position: pos,
+                    latest: Some(&report),
+                    history: &[],
+                },
+            )
+            .expect("renders");
+            assert!(html.contains(refresh), "{html}");
+            assert!(html.contains("role=\"status\""));
+            // The previous result stays readable below the progress.
+            assert!(html.contains("Previous check"));
+            // No second check can be queued from a pending page.
+            assert!(!html.contains("action=\"/check\""));
+        }
+        for page in [
+            DomainPage::Unknown,
+            DomainPage::Done {
+                report: &report,
+                history: &[],
+            },
+            DomainPage::Aborted {
+                error: "shutdown",
+                latest: Some(&report),
+                history: &[],
+            },
+        ] {
+            let html = render_domain("example.test", &page).expect("renders");
+            assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
+            assert!(html.contains("action=\"/check\""), "a check form: {html}");
+        }
+    }
+
+    #[test]
+    fn unicode_domain_is_shown_in_unicode() {
+        let html = render_domain("xn--mnchen-3ya.de", &DomainPage::Unknown).expect("renders");
+        assert!(
+            html.contains("<h1>münchen.de <span class=\"alabel\">(xn--mnchen-3ya.de)</span></h1>")
+        );
+        // The form posts the A-label.
+        assert!(html.contains("name=\"domain\" value=\"xn--mnchen-3ya.de\""));
+    }
+
+    #[test]
+    fn chart_of_zero_one_and_many_points() {
+        let zero = history_chart(&[]).expect("renders");
+        assert!(zero.contains("aria-label=\"No checks recorded yet\""));
+        assert!(!zero.contains("<rect"));
+        insta::assert_snapshot!("chart-0", zero);
+
+        let one = history_chart(&[point(0, Verdict::Pass)]).expect("renders");
+        assert!(
+            one.contains("aria-label=\"1 check on 2026-01-02: 1 pass\""),
+            "{one}"
+        );
+        assert_eq!(one.matches("<rect").count(), 1);
+        insta::assert_snapshot!("chart-1", one);
+
+        let many = history_chart(&history()).expect("renders");
+        assert!(
+            many.contains(
+                "aria-label=\"12 checks since 2026-01-02: 10 pass, 1 inconclusive, 1 fail\""
+            ),
+            "{many}"
+        );
+        assert_eq!(many.matches("<rect").count(), 12);
+        assert_eq!(many.matches("<title>").count(), 12);
+        assert!(many.contains("role=\"img\""));
+        insta::assert_snapshot!("chart-12", many);
+
+        // Newest right: the last mark drawn is the newest check, at the right edge.
+        let last = many.rsplit("<rect").next().expect("a mark");
+        assert!(last.contains("2026-01-05 00:00 UTC: pass"), "{last}");
+
+        // The most the API lists (100) still fits the width.
+        let hundred: Vec<HistoryPoint> = (0..100).map(|i| point(i, Verdict::Pass)).collect();
+        let svg = history_chart(&hundred).expect("renders");
+        let first_x: f64 = svg
+            .split(" x=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .expect("x of the first mark");
+        assert!(first_x >= 0.0, "{svg}");
+    }
+}
