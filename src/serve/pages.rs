@@ -225,7 +225,7 @@ fn history_view(points: &[HistoryPoint]) -> Result<Option<HistoryView>, askama::
         return Ok(None);
     }
     let mut sorted: Vec<&HistoryPoint> = points.iter().collect();
-    sorted.sort_by(|a, b| b.at.cmp(&a.at));
+    sorted.sort_by_key(|p| std::cmp::Reverse(p.at));
     let rows = sorted
         .iter()
         .map(|p| HistoryRow {
@@ -389,7 +389,7 @@ fn chart_label(sorted: &[&HistoryPoint]) -> String {
 /// may come in any order; they are drawn oldest to newest.
 pub(crate) fn history_chart(points: &[HistoryPoint]) -> Result<String, askama::Error> {
     let mut sorted: Vec<&HistoryPoint> = points.iter().collect();
-    sorted.sort_by(|a, b| a.at.cmp(&b.at));
+    sorted.sort_by_key(|p| p.at);
     let n = sorted.len();
     let usable = f64::from(CHART_WIDTH) - 2.0 * CHART_PAD;
     let step = if n > 1 {

@@ -207,6 +207,21 @@ f.src = params.get("page");
 </html>
 "##;
 
+/// One HTTP answer: status line, one header (Content-Type or Location), body.
+struct Reply {
+    status: &'static str,
+    header: (&'static str, String),
+    body: Vec<u8>,
+}
+
+fn ok(kind: &str, body: impl Into<Vec<u8>>) -> Option<Reply> {
+    Some(Reply {
+        status: "200 OK",
+        header: ("Content-Type", kind.to_owned()),
+        body: body.into(),
+    })
+}
+
 /// What the tiny server answers; `None` for 404.
 fn route(
     method: &str,
@@ -214,7 +229,7 @@ fn route(
     body: &str,
     pages: &HashMap<String, String>,
     axe: &[u8],
-) -> Option<(&'static str, Vec<(&'static str, String)>, Vec<u8>)> {
+) -> Option<Reply> {
     let html = "text/html; charset=utf-8";
     match (method, path) {
         ("POST", "/check") => {
@@ -223,24 +238,18 @@ fn route(
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("domain="))
                 .unwrap_or_default();
-            let location = format!("/check/{}", domain.to_ascii_lowercase());
-            Some(("303 See Other", vec![("Location", location)], Vec::new()))
+            Some(Reply {
+                status: "303 See Other",
+                header: (
+                    "Location",
+                    format!("/check/{}", domain.to_ascii_lowercase()),
+                ),
+                body: Vec::new(),
+            })
         }
-        ("GET", "/style.css") => Some((
-            "200 OK",
-            vec![("Content-Type", "text/css".into())],
-            STYLE_CSS.into(),
-        )),
-        ("GET", "/axe.min.js") => Some((
-            "200 OK",
-            vec![("Content-Type", "text/javascript".into())],
-            axe.to_vec(),
-        )),
-        ("GET", "/harness.html") => Some((
-            "200 OK",
-            vec![("Content-Type", html.into())],
-            HARNESS.into(),
-        )),
+        ("GET", "/style.css") => ok("text/css", STYLE_CSS),
+        ("GET", "/axe.min.js") => ok("text/javascript", axe),
+        ("GET", "/harness.html") => ok(html, HARNESS),
         ("GET", p) => {
             let page = pages.get(p).cloned().or_else(|| {
                 // A domain just asked for: queued, as the service shows it.
@@ -253,11 +262,7 @@ fn route(
                 };
                 render_domain(d, &queued).ok()
             })?;
-            Some((
-                "200 OK",
-                vec![("Content-Type", html.into())],
-                page.into_bytes(),
-            ))
+            ok(html, page)
         }
         _ => None,
     }
@@ -290,19 +295,19 @@ fn answer(mut stream: TcpStream, pages: &HashMap<String, String>, axe: &[u8]) {
     let target = words.next().unwrap_or("/");
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let body = String::from_utf8_lossy(&body);
-    let (status, headers, body) = route(method, path, &body, pages, axe).unwrap_or((
-        "404 Not Found",
-        vec![("Content-Type", "text/plain".into())],
-        b"not found".to_vec(),
-    ));
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+    let Reply {
+        status,
+        header: (name, value),
+        body,
+    } = route(method, path, &body, pages, axe).unwrap_or(Reply {
+        status: "404 Not Found",
+        header: ("Content-Type", "text/plain".into()),
+        body: b"not found".to_vec(),
+    });
+    let head = format!(
+        "HTTP/1.1 {status}\r\n{name}: {value}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&body);
 }
