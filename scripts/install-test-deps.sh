@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: real XMPP servers (Prosody, ejabberd)
-# as test peers, OpenSSL, a headless browser for the page test, and the comparison tools.
+# as test peers, OpenSSL, a headless browser for the page tests (and axe-core from npm for their
+# accessibility check), and the comparison tools.
 # Idempotent; safe to run on every test run. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
@@ -37,3 +38,19 @@ for svc in prosody ejabberd; do
   if command -v systemctl >/dev/null 2>&1; then "${sudo_cmd[@]}" systemctl stop "$svc" >/dev/null 2>&1 || true; fi
   "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
 done
+
+# axe-core (accessibility rules) for the page tests of `manifesto serve`
+# (tests/site/serve_pages.rs), from npm, into the user's cache: no root needed, and nothing is
+# fetched when it is already there. The test finds it there, or at AXE_CORE.
+axe_prefix="$HOME/.cache/xmpp-manifesto/npm"
+if [ ! -f "$axe_prefix/node_modules/axe-core/axe.min.js" ]; then
+  # Debian's npm only when there is no npm at all (a Node.js from elsewhere brings its own, and
+  # Debian's package would conflict with it).
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "installing Debian package: npm"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  echo "installing axe-core@4 from npm into $axe_prefix"
+  npm install --prefix "$axe_prefix" --no-audit --no-fund --silent axe-core@4
+fi

@@ -32,7 +32,7 @@ mod badge;
 mod build;
 mod feed;
 mod json;
-mod report_view;
+pub(crate) mod report_view;
 mod views;
 
 pub use crate::register::store::Results;

@@ -7,50 +7,50 @@ use crate::report::{
     ProbeKind, ProbeOutcome, ProbeResult, Report, Requirement, RequirementId, TlsInfo, Verdict,
 };
 
-pub(super) struct RequirementView {
-    pub(super) id: &'static str,
-    pub(super) title: &'static str,
-    pub(super) status: &'static str,
-    pub(super) class: &'static str,
-    pub(super) summary: String,
-    pub(super) basis: Option<&'static str>,
-    pub(super) fix: Option<String>,
-    pub(super) evidence: Vec<String>,
+pub(crate) struct RequirementView {
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) status: &'static str,
+    pub(crate) class: &'static str,
+    pub(crate) summary: String,
+    pub(crate) basis: Option<&'static str>,
+    pub(crate) fix: Option<String>,
+    pub(crate) evidence: Vec<String>,
 }
 
-pub(super) struct AdvisoryView {
-    pub(super) id: String,
-    pub(super) level: &'static str,
-    pub(super) class: &'static str,
-    pub(super) summary: String,
-    pub(super) fix: Option<String>,
-    pub(super) evidence: Vec<String>,
+pub(crate) struct AdvisoryView {
+    pub(crate) id: String,
+    pub(crate) level: &'static str,
+    pub(crate) class: &'static str,
+    pub(crate) summary: String,
+    pub(crate) fix: Option<String>,
+    pub(crate) evidence: Vec<String>,
 }
 
-pub(super) struct EndpointView {
-    pub(super) label: String,
-    pub(super) error: Option<String>,
-    pub(super) tls: String,
-    pub(super) certificate: String,
-    pub(super) probes: Vec<String>,
+pub(crate) struct EndpointView {
+    pub(crate) label: String,
+    pub(crate) error: Option<String>,
+    pub(crate) tls: String,
+    pub(crate) certificate: String,
+    pub(crate) probes: Vec<String>,
 }
 
-pub(super) struct ReportView {
-    pub(super) checked_at: String,
-    pub(super) verdict: &'static str,
-    pub(super) verdict_class: &'static str,
-    pub(super) tool_version: String,
-    pub(super) duration: String,
-    pub(super) software: Option<&'static str>,
+pub(crate) struct ReportView {
+    pub(crate) checked_at: String,
+    pub(crate) verdict: &'static str,
+    pub(crate) verdict_class: &'static str,
+    pub(crate) tool_version: String,
+    pub(crate) duration: String,
+    pub(crate) software: Option<&'static str>,
     /// What the check could see, when the report says.
-    pub(super) coverage: Option<String>,
-    pub(super) requirements: Vec<RequirementView>,
-    pub(super) advisories: Vec<AdvisoryView>,
-    pub(super) endpoints: Vec<EndpointView>,
-    pub(super) discovery: Vec<String>,
+    pub(crate) coverage: Option<String>,
+    pub(crate) requirements: Vec<RequirementView>,
+    pub(crate) advisories: Vec<AdvisoryView>,
+    pub(crate) endpoints: Vec<EndpointView>,
+    pub(crate) discovery: Vec<String>,
 }
 
-pub(super) fn report_view(r: &Report) -> ReportView {
+pub(crate) fn report_view(r: &Report) -> ReportView {
     ReportView {
         checked_at: rfc3339(r.checked_at),
         verdict: r.verdict.as_str(),
