@@ -125,7 +125,8 @@ impl ReviewError {
 /// cleartext dialback at once, and outbound federation is not tested: the sweep, which holds
 /// the secret, proves both later.
 fn s2s_pending(opts: &ReviewOptions, review: &ReviewReport) -> Option<String> {
-    if opts.check.responder.is_some() || review.domains.is_empty() {
+    // A check service (`--node`) runs its own checks, with its own responder.
+    if opts.check.responder.is_some() || opts.check.node.is_some() || review.domains.is_empty() {
         return None;
     }
     let why = opts

@@ -40,7 +40,7 @@ use crate::serve::pages::{self, DomainPage, RecentCheck};
 use crate::serve::queue::{Refusal, Submitted, submit};
 
 /// Every route the router serves (method, path), for the OpenAPI test.
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("get", "/"),
     ("post", "/check"),
     ("get", "/check/{domain}"),
@@ -50,6 +50,7 @@ pub const ROUTES: [(&str, &str); 9] = [
     ("get", "/openapi.json"),
     ("get", "/metrics"),
     ("get", "/healthz"),
+    ("get", "/style.css"),
 ];
 
 /// A request body at most: `{"domain": ...}` or `domain=...`.
@@ -78,6 +79,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/style.css", get(style))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -415,6 +417,21 @@ pub(crate) async fn metrics(AxumState(state): AxumState<Arc<State>>) -> Response
 pub(crate) async fn healthz(AxumState(state): AxumState<Arc<State>>) -> Response {
     let (queued, running) = state.queue.lengths();
     Json(serde_json::json!({ "ok": true, "queued": queued, "running": running })).into_response()
+}
+
+/// `GET /style.css`: the register's stylesheet, which the pages link (their
+/// Content-Security-Policy allows no inline style).
+#[utoipa::path(get, path = "/style.css", tag = "pages",
+    responses((status = 200, description = "The pages' stylesheet", content_type = "text/css", body = String)))]
+pub(crate) async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::STYLE_CSS,
+    )
+        .into_response()
 }
 
 /// The form's body.

@@ -58,6 +58,7 @@ impl Modify for Bearer {
         http::get_domain,
         http::openapi,
         http::metrics,
+        http::style,
         http::healthz,
     ),
     components(schemas(
