@@ -10,5 +10,6 @@ mod client;
 mod figures;
 mod lifecycle;
 mod limits;
+mod node;
 mod schema;
 mod service;
