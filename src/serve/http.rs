@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Extension, Form, Path, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
@@ -250,7 +250,12 @@ pub(crate) async fn post_check(
         Ok(Json(request)) => request,
         Err(rejection) => {
             state.metrics.rejected(Rejection::BadRequest);
-            let status = rejection.status();
+            // One documented answer for every body that is not `{"domain": "..."}`: axum
+            // tells a wrong type (422) and a missing content type (415) apart, clients need not.
+            let status = match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
             return api_error(
                 status,
                 rejection.body_text(),
@@ -335,8 +340,10 @@ fn valid_id(id: &str) -> bool {
 )]
 pub(crate) async fn get_check(
     AxumState(state): AxumState<Arc<State>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    // A segment that is not even UTF-8 names no check: the documented 404, not axum's text.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     if !valid_id(&id) {
         return api_error(StatusCode::NOT_FOUND, "no such check", None);
     }
@@ -360,8 +367,12 @@ pub(crate) async fn get_check(
 )]
 pub(crate) async fn get_domain(
     AxumState(state): AxumState<Arc<State>>,
-    Path(domain): Path<String>,
+    domain: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(domain)) = domain else {
+        let text = "the domain in the path is not valid UTF-8";
+        return api_error(StatusCode::BAD_REQUEST, text, Some(DOMAIN_HINT));
+    };
     let domain = match normalize_domain(&domain) {
         Ok(domain) => domain,
         Err(e) => return api_error(StatusCode::BAD_REQUEST, e.to_string(), Some(DOMAIN_HINT)),

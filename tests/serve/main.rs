@@ -11,5 +11,6 @@ mod figures;
 mod lifecycle;
 mod limits;
 mod node;
+mod properties;
 mod schema;
 mod service;
