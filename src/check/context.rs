@@ -54,6 +54,10 @@ pub struct Context<'a> {
     pub posture_cache: Option<&'a crate::check::posture::PostureCache>,
     /// The dialback responder, when the check has one (`--responder`).
     pub responder: Option<&'a crate::check::responder::ResponderLink>,
+    /// Every address of the domain's endpoints: a connection to the responder that carries no
+    /// key of ours counts as the target's only when it comes from one of them (anyone can
+    /// connect to the responder claiming to be the target).
+    pub target_addresses: &'a [std::net::IpAddr],
 }
 
 /// Why opening a connection or a stream failed.
@@ -301,6 +305,7 @@ mod tests {
                 pacer: None,
                 posture_cache: None,
                 responder: None,
+                target_addresses: &[],
             }
         }
     }

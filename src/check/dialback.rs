@@ -21,7 +21,7 @@
 //! Every conclusion rests on what the target did (on our stream, or at the responder); silence
 //! and a responder that cannot be read prove nothing either way.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -115,18 +115,30 @@ async fn dialback_on<S: AsyncRead + AsyncWrite + Unpin>(
     // what it did there decides, so stop waiting once the responder has seen it.
     let answer = tokio::select! {
         answer = await_answer(stream, wait) => answer,
-        () = decided_at_responder(link, ctx.domain, &nonce, sent_ms) => Answer::Silence,
+        () = decided_at_responder((link, ctx.target_addresses), ctx.domain, &nonce, sent_ms) => Answer::Silence,
     };
     (answer, nonce)
 }
 
 /// Returns once the responder has seen the target decide about the plain probe domain (never,
 /// if it does not: the caller's wait bounds it).
-async fn decided_at_responder(link: &ResponderLink, target: &str, nonce: &str, since_ms: u64) {
+async fn decided_at_responder(
+    (link, target_addresses): (&ResponderLink, &[IpAddr]),
+    target: &str,
+    nonce: &str,
+    since_ms: u64,
+) {
     let mut pause = Duration::from_millis(20);
     loop {
         tokio::time::sleep(pause).await;
-        let seen = observe(link, target, nonce, ListenerKind::Plain, since_ms).await;
+        let seen = observe(
+            (link, target_addresses),
+            target,
+            nonce,
+            ListenerKind::Plain,
+            since_ms,
+        )
+        .await;
         if seen.is_ok_and(|s| s.outbound_decided()) {
             return;
         }
@@ -210,6 +222,9 @@ struct Seen {
     verify: Option<(VerifySeen, ConnectionRecord)>,
     /// Connections from the target to the listener of interest that began during the probe.
     fresh: Vec<ConnectionRecord>,
+    /// Connections in that window that claimed to be the target from another address: not
+    /// evidence.
+    elsewhere: usize,
 }
 
 /// How a connection to the responder ended, when the target ended it (not our idle timeout or
@@ -254,7 +269,7 @@ impl Seen {
 
 /// Asks the responder what the target did since `started_ms` (our clock).
 async fn observe(
-    link: &ResponderLink,
+    (link, target_addresses): (&ResponderLink, &[IpAddr]),
     target: &str,
     nonce: &str,
     listener: ListenerKind,
@@ -274,13 +289,34 @@ async fn observe(
             .filter(|v| v.from.eq_ignore_ascii_case(target))
             .map(|v| (v.clone(), c.clone()))
     });
-    let fresh = observed
+    let (fresh, elsewhere): (Vec<_>, Vec<_>) = observed
         .connections
         .into_iter()
         .filter(|c| c.listener == Some(listener) && c.concerns(target))
         .filter(|c| c.started_ms + CLOCK_SLACK_MS >= start_there)
-        .collect();
-    Ok(Seen { verify, fresh })
+        .partition(|c| from_target(c, target_addresses));
+    Ok(Seen {
+        verify,
+        fresh,
+        elsewhere: elsewhere.len(),
+    })
+}
+
+/// Whether a connection came from one of the target's addresses. A connection without our key
+/// proves something about the target only then: anyone may connect to the responder and claim
+/// to be the target, to fake a pass for their own domain or a failure for someone else's.
+///
+/// On loopback (reachable only with `--allow-private`, i.e. in tests) every process of the host
+/// connects out from 127.0.0.1 or ::1 whatever address it listens on: there the host is the
+/// granularity, and any loopback peer matches a loopback target.
+fn from_target(c: &ConnectionRecord, target_addresses: &[IpAddr]) -> bool {
+    let Ok(peer) = c.peer.parse::<IpAddr>() else {
+        return false;
+    };
+    let peer = peer.to_canonical();
+    target_addresses
+        .iter()
+        .any(|t| t.to_canonical() == peer || (t.is_loopback() && peer.is_loopback()))
 }
 
 /// Whether a `<db:result type='error'/>` refuses for want of TLS: a `<policy-violation/>`
@@ -317,7 +353,7 @@ pub(crate) async fn inbound_probe(
     match in_cleartext(ctx, link, addr, sender, &mut result).await {
         Ok(attempt) => {
             let seen = observe(
-                link,
+                (link, ctx.target_addresses),
                 ctx.domain,
                 &attempt.nonce,
                 ListenerKind::Tls,
@@ -465,7 +501,7 @@ async fn by_difference(
         }
     };
     let seen = observe(
-        link,
+        (link, ctx.target_addresses),
         ctx.domain,
         &attempt.nonce,
         ListenerKind::Tls,
@@ -525,7 +561,7 @@ pub(crate) async fn outbound_probe(
         }
     };
     let mut seen = observe(
-        link,
+        (link, ctx.target_addresses),
         ctx.domain,
         &first.nonce,
         ListenerKind::Plain,
@@ -543,7 +579,7 @@ pub(crate) async fn outbound_probe(
         match over_tls(ctx, link, addr, sender, &mut result).await {
             Ok(second) => {
                 seen = observe(
-                    link,
+                    (link, ctx.target_addresses),
                     ctx.domain,
                     &second.nonce,
                     ListenerKind::Plain,
@@ -633,10 +669,16 @@ fn judge_outbound(
             ),
         )
     } else {
+        let elsewhere = match seen.elsewhere {
+            0 => String::new(),
+            n => format!(
+                "; {n} connection(s) that claimed to be it came from addresses that are not the domain's, and count for nothing"
+            ),
+        };
         (
             ProbeOutcome::NoAnswer,
             format!(
-                "the server never authenticated to {sender} (the responder saw {} connection(s) from it) and answered {on_our_stream} on {stream_words}: no proof either way",
+                "the server never authenticated to {sender} (the responder saw {} connection(s) from its addresses) and answered {on_our_stream} on {stream_words}{elsewhere}: no proof either way",
                 seen.fresh.len()
             ),
         )
@@ -662,6 +704,33 @@ mod tests {
             children,
             text: String::new(),
         }
+    }
+
+    /// Only the target's own addresses count (v4-mapped v6 as v4; any loopback for a loopback
+    /// target); anyone else claiming to be it counts for nothing.
+    #[test]
+    fn only_the_targets_addresses_count() {
+        let record = |peer: &str| ConnectionRecord {
+            peer: peer.into(),
+            ..ConnectionRecord::default()
+        };
+        let public: Vec<IpAddr> =
+            vec!["192.0.2.7".parse().unwrap(), "2001:db8::7".parse().unwrap()];
+        assert!(from_target(&record("192.0.2.7"), &public));
+        assert!(from_target(&record("::ffff:192.0.2.7"), &public));
+        assert!(from_target(&record("2001:db8::7"), &public));
+        for other in [
+            "192.0.2.8",
+            "2001:db8::8",
+            "127.0.0.1",
+            "not an address",
+            "",
+        ] {
+            assert!(!from_target(&record(other), &public), "{other}");
+        }
+        let loopback: Vec<IpAddr> = vec!["127.0.0.42".parse().unwrap()];
+        assert!(from_target(&record("127.0.0.1"), &loopback));
+        assert!(!from_target(&record("192.0.2.7"), &loopback));
     }
 
     #[test]

@@ -298,6 +298,13 @@ impl Checker {
         // Endpoints of one check on the same address and port (several SRV targets with one
         // address) share their posture, as the checks of a sweep do.
         let own_cache = crate::check::posture::PostureCache::for_one_check();
+        let target_addresses: Vec<std::net::IpAddr> = discovery
+            .addresses
+            .values()
+            .filter_map(|r| r.as_ref().ok())
+            .flatten()
+            .copied()
+            .collect();
         let ctx = Context {
             domain,
             s2s_from: &self.opts.s2s_from,
@@ -313,6 +320,7 @@ impl Checker {
             pacer: self.opts.pacer.as_deref(),
             posture_cache: Some(self.opts.posture_cache.as_deref().unwrap_or(&own_cache)),
             responder: self.opts.responder.as_deref(),
+            target_addresses: &target_addresses,
         };
         let mut planned: Vec<(Endpoint, Option<SocketAddr>)> = Vec::new();
         for target in &discovery.targets {

@@ -479,6 +479,7 @@ async fn run_against(script: Script, starttls: bool, offer: Offer) -> PosturePro
         pacer: None,
         posture_cache: None,
         responder: None,
+        target_addresses: &[],
     };
     let mode = if starttls {
         Mode::Starttls
@@ -548,6 +549,7 @@ async fn runner_classifies_scripted_servers() {
         pacer: None,
         posture_cache: None,
         responder: None,
+        target_addresses: &[],
     };
     let p = run_probe(&ctx, Service::C2s, Mode::DirectTls, addr, Offer::Sslv3).await;
     assert_eq!(p.outcome, PostureOutcome::Error);
