@@ -5,8 +5,9 @@
 //! recorded Prosody report `tests/fixtures/report-advisories.json`) and served from a tiny HTTP
 //! server on 127.0.0.1, with the service's stylesheet at `/style.css` (so that axe judges the
 //! real colours) and a `POST /check` that answers 303 to `/check/{domain}` as the service does.
-//! A harness page on the same origin loads each page in an iframe, injects axe into it (a
-//! same-origin script, which the pages' Content-Security-Policy allows), and writes the
+//! A harness page on the same origin (`tests/support/browser.rs`, shared with the test of the
+//! running service, `tests/serve/browser.rs`) loads each page in an iframe, injects axe into it
+//! (a same-origin script, which the pages' Content-Security-Policy allows), and writes the
 //! violations as JSON into its own DOM, which `--dump-dom` prints.
 //!
 //! Needs `chromium` and axe-core (both from scripts/install-test-deps.sh; axe-core from npm
