@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Extension, Form, Path, State as AxumState};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Extension, Form, Path, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -530,17 +530,32 @@ fn see_other(location: &str) -> Response {
     }
 }
 
+/// The query of `GET /check/{domain}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DomainPageQuery {
+    /// `off`: a pending page does not reload itself (WCAG 2.2.1); it links "Refresh" instead.
+    #[serde(default)]
+    refresh: Option<String>,
+}
+
 /// `GET /check/{domain}`.
 #[utoipa::path(get, path = "/check/{domain}", tag = "pages",
-    params(("domain" = String, Path, description = "An XMPP domain")),
+    params(
+        ("domain" = String, Path, description = "An XMPP domain"),
+        ("refresh" = Option<String>, Query, description = "`off`: while a check is pending the page does not reload itself (no meta refresh) and offers a Refresh link instead; any other value, or none: it reloads itself every 2 seconds and offers a \"Stop refreshing\" link to `?refresh=off`"),
+    ),
     responses(
-        (status = 200, description = "The domain's page (refreshes itself while a check runs)", content_type = "text/html", body = String),
+        (status = 200, description = "The domain's page (refreshes itself while a check runs, unless `refresh=off`)", content_type = "text/html", body = String),
         (status = 400, description = "Not a domain: the front page", content_type = "text/html", body = String),
     ))]
 pub(crate) async fn domain_page(
     AxumState(state): AxumState<Arc<State>>,
     Path(domain): Path<String>,
+    query: Result<Query<DomainPageQuery>, QueryRejection>,
 ) -> Response {
+    // A query this page cannot read (a repeated `refresh`) is ignored, as an unknown one is.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let refresh = query.refresh.as_deref() != Some("off");
     let Ok(domain) = normalize_domain(&domain) else {
         let message = "That is not a domain name.";
         return index_page(&state, StatusCode::BAD_REQUEST, Some(message)).await;
@@ -558,7 +573,10 @@ pub(crate) async fn domain_page(
     let position = current
         .as_ref()
         .and_then(|row| state.queue.position(&row.id));
-    let page = domain_view(current.as_ref(), latest, &history, position);
+    let mut page = domain_view(current.as_ref(), latest, &history, position);
+    if let DomainPage::Pending { refresh: r, .. } = &mut page {
+        *r = refresh;
+    }
     let pending = matches!(page, DomainPage::Pending { .. });
     match pages::render_domain(&domain, &page) {
         Ok(html) => {
@@ -591,6 +609,7 @@ fn domain_view<'a>(
             queue_position,
             latest,
             history,
+            refresh: true,
         },
         (CheckState::Done, Some(report)) => DomainPage::Done { report, history },
         // A stored report this build cannot read: show the latest one it can.

@@ -1,12 +1,13 @@
 //! The service's HTML: the front page (a "check your server" form that works without
 //! JavaScript, and the latest checks) and the page of one domain (the register's look and
-//! templates; while a check runs it shows progress and refreshes itself with a meta refresh;
-//! the history of verdicts as a small server-side SVG chart). Everything from a report is
+//! templates; while a check runs it shows progress and refreshes itself with a meta refresh,
+//! which a "Stop refreshing" link turns off (WCAG 2.2.1: `?refresh=off`, a page with a
+//! "Refresh" link instead); the history of verdicts as a small server-side SVG chart). Everything from a report is
 //! peer- or user-controlled text: askama escapes it for HTML.
 //!
 //! The report itself is shown through the register's views (`crate::site::report_view`) and
-//! `templates/serve_report.html`, the report sections of `templates/domain.html`, so that a
-//! requirement, its basis, fix and evidence read the same on both. The pages extend
+//! `templates/report_sections.html`, which the register's `templates/domain.html` includes too,
+//! so that a requirement, its basis, fix and evidence read the same on both. The pages extend
 //! `templates/base.html` through `templates/serve_base.html` (the service's header and footer)
 //! and link relative to the service root `/`; the stylesheet is the register's,
 //! [`STYLE_CSS`], which the service serves at `/style.css` (the pages' Content-Security-Policy
@@ -45,12 +46,15 @@ pub struct RecentCheck {
 pub enum DomainPage<'a> {
     /// Never checked here (and no check asked for).
     Unknown,
-    /// A check is queued or running; `latest` is the previous result, if any.
+    /// A check is queued or running; `latest` is the previous result, if any. `refresh`: the
+    /// page reloads itself every [`REFRESH_SECONDS`] (a meta refresh) and links to its own
+    /// `?refresh=off`; `false` (the reader stopped it): no meta refresh, a "Refresh" link.
     Pending {
         state: CheckState,
         queue_position: Option<usize>,
         latest: Option<&'a Report>,
         history: &'a [HistoryPoint],
+        refresh: bool,
     },
     Done {
         report: &'a Report,
@@ -151,12 +155,23 @@ pub fn render_index(
 
 /// The progress message of a pending check.
 struct PendingView {
-    refresh: u32,
+    /// Whether the page reloads itself (a meta refresh), every `seconds`.
+    auto: bool,
+    seconds: u32,
     headline: String,
     detail: &'static str,
+    /// The page without the meta refresh (`?refresh=off`): "Stop refreshing", then "Refresh".
+    still_href: String,
+    /// The page that reloads itself again.
+    href: String,
 }
 
-fn pending_view(state: CheckState, queue_position: Option<usize>) -> PendingView {
+fn pending_view(
+    domain: &str,
+    state: CheckState,
+    queue_position: Option<usize>,
+    refresh: bool,
+) -> PendingView {
     let headline = match (state, queue_position) {
         (CheckState::Queued, Some(0)) => "Queued: this check is next.".to_owned(),
         (CheckState::Queued, Some(1)) => "Queued: 1 check ahead of this one.".to_owned(),
@@ -173,10 +188,14 @@ fn pending_view(state: CheckState, queue_position: Option<usize>) -> PendingView
         }
         _ => "A check takes up to about a minute once it starts.",
     };
+    let href = check_href(domain);
     PendingView {
-        refresh: REFRESH_SECONDS,
+        auto: refresh,
+        seconds: REFRESH_SECONDS,
         headline,
         detail,
+        still_href: format!("{href}?refresh=off"),
+        href,
     }
 }
 
@@ -287,9 +306,10 @@ pub fn render_domain(domain: &str, page: &DomainPage<'_>) -> Result<String, aska
             queue_position,
             latest,
             history,
+            refresh,
         } => {
             // No "check" button while one is pending: it would only queue a duplicate.
-            t.pending = Some(pending_view(*state, *queue_position));
+            t.pending = Some(pending_view(domain, *state, *queue_position, *refresh));
             t.report_heading = "Previous check";
             t.report = latest.map(report_view);
             t.history = history_view(history)?;
@@ -597,6 +617,7 @@ mod tests {
                 queue_position: None,
                 latest: Some(&report),
                 history: &history,
+                refresh: true,
             },
         )
         .expect("renders");
@@ -617,6 +638,7 @@ mod tests {
                     queue_position: Some(3),
                     latest: None,
                     history: &[],
+                    refresh: true,
                 },
             ),
             (
@@ -626,6 +648,17 @@ mod tests {
                     queue_position: None,
                     latest: Some(&report),
                     history: &one,
+                    refresh: true,
+                },
+            ),
+            (
+                "domain-running-refresh-off",
+                DomainPage::Pending {
+                    state: CheckState::Running,
+                    queue_position: None,
+                    latest: None,
+                    history: &[],
+                    refresh: false,
                 },
             ),
             (
@@ -662,6 +695,7 @@ mod tests {
                     queue_position: pos,
                     latest: Some(&report),
                     history: &[],
+                    refresh: true,
                 },
             )
             .expect("renders");
@@ -671,7 +705,34 @@ mod tests {
             assert!(html.contains("Previous check"));
             // No second check can be queued from a pending page.
             assert!(!html.contains("action=\"/check\""));
+            // The reader can stop the reloads (WCAG 2.2.1).
+            let stop = "<a href=\"/check/example.test?refresh=off\">Stop refreshing</a>";
+            assert!(html.contains(stop), "{html}");
         }
+        // Stopped: still the progress, but no meta refresh; a link to reload by hand, and one
+        // back to the page that reloads itself.
+        let html = render_domain(
+            "example.test",
+            &DomainPage::Pending {
+                state: CheckState::Running,
+                queue_position: None,
+                latest: Some(&report),
+                history: &[],
+                refresh: false,
+            },
+        )
+        .expect("renders");
+        assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
+        assert!(!html.contains("Stop refreshing"), "{html}");
+        assert!(html.contains("role=\"status\""));
+        assert!(
+            html.contains("<a href=\"/check/example.test?refresh=off\">Refresh</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"/check/example.test\">refresh every 2 seconds</a>"),
+            "{html}"
+        );
         for page in [
             DomainPage::Unknown,
             DomainPage::Done {

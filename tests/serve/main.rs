@@ -6,6 +6,7 @@
 mod support;
 
 mod api;
+mod browser;
 mod client;
 mod figures;
 mod lifecycle;

@@ -5,8 +5,9 @@
 //! recorded Prosody report `tests/fixtures/report-advisories.json`) and served from a tiny HTTP
 //! server on 127.0.0.1, with the service's stylesheet at `/style.css` (so that axe judges the
 //! real colours) and a `POST /check` that answers 303 to `/check/{domain}` as the service does.
-//! A harness page on the same origin loads each page in an iframe, injects axe into it (a
-//! same-origin script, which the pages' Content-Security-Policy allows), and writes the
+//! A harness page on the same origin (`tests/support/browser.rs`, shared with the test of the
+//! running service, `tests/serve/browser.rs`) loads each page in an iframe, injects axe into it
+//! (a same-origin script, which the pages' Content-Security-Policy allows), and writes the
 //! violations as JSON into its own DOM, which `--dump-dom` prints.
 //!
 //! Needs `chromium` and axe-core (both from scripts/install-test-deps.sh; axe-core from npm
@@ -16,11 +17,10 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::Value;
 use time::macros::datetime;
 use xmpp_manifesto::report::{Report, Verdict};
 use xmpp_manifesto::serve::model::{CheckState, HistoryPoint};
@@ -28,39 +28,7 @@ use xmpp_manifesto::serve::pages::{
     DomainPage, RecentCheck, STYLE_CSS, render_domain, render_index,
 };
 
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    for candidate in ["chromium", "chromium-browser"] {
-        if let Ok(out) = Command::new("which").arg(candidate).output()
-            && out.status.success()
-        {
-            return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        }
-    }
-    panic!(
-        "headless Chromium is required for the page test and was not found: run \
-         scripts/install-test-deps.sh (or `apt-get install chromium`), or set CHROMIUM=/path"
-    );
-}
-
-/// axe-core's browser bundle: `AXE_CORE`, else where scripts/install-test-deps.sh puts it.
-fn axe_core() -> PathBuf {
-    let path = std::env::var_os("AXE_CORE").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|home| {
-            PathBuf::from(home).join(".cache/xmpp-manifesto/npm/node_modules/axe-core/axe.min.js")
-        })
-    });
-    match path {
-        Some(p) if p.is_file() => p,
-        other => panic!(
-            "axe-core is required for the accessibility test and was not found at {other:?}: run \
-             scripts/install-test-deps.sh (it runs `npm install --prefix \
-             \"$HOME/.cache/xmpp-manifesto/npm\" axe-core@4`), or set AXE_CORE=/path/to/axe.min.js"
-        ),
-    }
-}
+use crate::support::browser::{self, Axe, axe_script, dump_dom, grave, run_harness};
 
 fn fixture() -> Report {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-advisories.json");
@@ -127,6 +95,7 @@ fn pages() -> HashMap<String, String> {
         queue_position: Some(3),
         latest: None,
         history: &[],
+        refresh: true,
     };
     pages.insert(
         "/check/queued.example".into(),
@@ -137,10 +106,23 @@ fn pages() -> HashMap<String, String> {
         queue_position: None,
         latest: Some(&report),
         history: &history,
+        refresh: true,
     };
     pages.insert(
         "/check/running.example".into(),
         domain("running.example", running),
+    );
+    // The reader stopped the reloads (`?refresh=off`): still pending, no meta refresh.
+    let still = DomainPage::Pending {
+        state: CheckState::Running,
+        queue_position: None,
+        latest: Some(&report),
+        history: &history,
+        refresh: false,
+    };
+    pages.insert(
+        "/check/still.example".into(),
+        domain("still.example", still),
     );
     let done = DomainPage::Done {
         report: &report,
@@ -158,54 +140,6 @@ fn pages() -> HashMap<String, String> {
     );
     pages
 }
-
-const HARNESS: &str = r##"<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<title>axe harness</title>
-<iframe id="f" title="page under test" style="width:1200px;height:900px"></iframe>
-<pre id="loads">0</pre>
-<pre id="out">pending</pre>
-<script>
-var params = new URLSearchParams(location.search);
-var f = document.getElementById("f");
-var out = document.getElementById("out");
-var loads = 0;
-function runAxe(d, w) {
-  var s = d.createElement("script");
-  s.src = "/axe.min.js";
-  s.onerror = function () { out.textContent = "error: axe.min.js did not load in the page"; };
-  s.onload = function () {
-    w.axe.run(d, { resultTypes: ["violations"] }).then(function (r) {
-      out.textContent = JSON.stringify({
-        url: w.location.pathname,
-        dark: w.matchMedia("(prefers-color-scheme: dark)").matches,
-        passes: r.passes.map(function (p) { return p.id; }),
-        violations: r.violations.map(function (v) {
-          return { id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map(function (n) { return n.target.join(" ") + ": " + n.failureSummary; }) };
-        })
-      });
-    }, function (e) { out.textContent = "error: " + e; });
-  };
-  d.head.appendChild(s);
-}
-f.addEventListener("load", function () {
-  loads++;
-  document.getElementById("loads").textContent = String(loads);
-  var d = f.contentDocument, w = f.contentWindow;
-  if (params.get("submit") && loads === 1) {
-    // A user typing a domain and pressing the button: no script of the page is involved.
-    d.getElementById("domain").value = params.get("submit");
-    d.querySelector("form.check button[type=submit]").click();
-    return;
-  }
-  if (loads === 1 || (params.get("submit") && loads === 2)) { runAxe(d, w); }
-});
-f.src = params.get("page");
-</script>
-</html>
-"##;
 
 /// One HTTP answer: status line, one header (Content-Type or Location), body.
 struct Reply {
@@ -249,7 +183,7 @@ fn route(
         }
         ("GET", "/style.css") => ok("text/css", STYLE_CSS),
         ("GET", "/axe.min.js") => ok("text/javascript", axe),
-        ("GET", "/harness.html") => ok(html, HARNESS),
+        ("GET", "/harness.html") => ok(html, browser::HARNESS),
         ("GET", p) => {
             let page = pages.get(p).cloned().or_else(|| {
                 // A domain just asked for: queued, as the service shows it.
@@ -259,6 +193,7 @@ fn route(
                     queue_position: Some(0),
                     latest: None,
                     history: &[],
+                    refresh: true,
                 };
                 render_domain(d, &queued).ok()
             })?;
@@ -326,107 +261,25 @@ fn serve(pages: HashMap<String, String>, axe: Vec<u8>) -> u16 {
     port
 }
 
-fn dump_dom(url: &str, extra: &[&str]) -> String {
-    let profile = tempfile::tempdir().expect("profile");
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=7000",
-        ])
-        .args(extra)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .expect("run chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 DOM")
-}
-
-/// The text of the harness's `<pre id=...>`, entities decoded as far as JSON needs.
-fn pre(dom: &str, id: &str) -> String {
-    dom.split(&format!("<pre id=\"{id}\">"))
-        .nth(1)
-        .and_then(|s| s.split("</pre>").next())
-        .unwrap_or_else(|| panic!("no #{id} in the harness DOM:\n{dom}"))
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// What axe found on one page.
-struct Axe {
-    /// The path the iframe ended on.
-    url: String,
-    /// Whether the page saw the dark colour scheme.
-    dark: bool,
-    violations: Vec<Value>,
-    /// The ids of the rules that passed.
-    passes: Vec<String>,
-    /// How often the iframe loaded (a pending page reloads itself).
-    loads: u32,
-}
-
+/// Each page of the tiny server in Chromium, axe run on its first load.
 fn axe_page(port: u16, query: &str, extra: &[&str]) -> Axe {
-    let dom = dump_dom(
-        &format!("http://127.0.0.1:{port}/harness.html?{query}"),
+    run_harness(
+        &format!("http://127.0.0.1:{port}"),
+        query,
+        7000,
         extra,
-    );
-    let out = pre(&dom, "out");
-    let loads = pre(&dom, "loads").parse().expect("load count");
-    let json: Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("axe did not report for {query} ({e}): {out}"));
-    Axe {
-        url: json["url"].as_str().unwrap_or_default().to_owned(),
-        dark: json["dark"].as_bool().unwrap_or_default(),
-        violations: json["violations"].as_array().cloned().unwrap_or_default(),
-        passes: json["passes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str().map(str::to_owned))
-            .collect(),
-        loads,
-    }
+        Duration::from_secs(60),
+    )
 }
 
-/// Prints every violation; returns the serious and critical ones, except the meta refresh of
-/// a pending page (see [`serve_pages_pass_axe_in_chromium`]).
-fn grave(page: &str, violations: &[Value], pending: bool) -> Vec<String> {
-    let mut grave = Vec::new();
-    for v in violations {
-        let impact = v["impact"].as_str().unwrap_or("unknown");
-        eprintln!(
-            "{page}: axe {impact}: {} ({}): {}",
-            v["id"], v["help"], v["nodes"]
-        );
-        let excused = pending && v["id"] == "meta-refresh";
-        if matches!(impact, "serious" | "critical") && !excused {
-            grave.push(format!("{page}: {} ({impact}): {}", v["id"], v["nodes"]));
-        }
-    }
-    grave
-}
-
-/// The pages and whether each is pending (refreshes itself).
-const PAGES: [(&str, bool); 7] = [
+/// The pages and whether each refreshes itself (pending, and the reloads not stopped).
+const PAGES: [(&str, bool); 8] = [
     ("/", false),
     ("/message", false),
     ("/check/new.example", false),
     ("/check/queued.example", true),
     ("/check/running.example", true),
+    ("/check/still.example", false),
     ("/check/example.test", false),
     ("/check/aborted.example", false),
 ];
@@ -434,12 +287,12 @@ const PAGES: [(&str, bool); 7] = [
 /// Every page state passes axe (no serious or critical violation) in the light and the dark
 /// colour scheme. One exception, printed and asserted: axe's `meta-refresh` (WCAG 2.2.1) on a
 /// pending page, whose reload every 2 seconds the issue asks for ("refreshes itself, no
-/// JavaScript needed"); it must not appear anywhere else, and the pending pages must really
+/// JavaScript needed") and which links "Stop refreshing"; it must not appear anywhere else
+/// (not on a pending page whose reloads were stopped), and the pending pages must really
 /// reload.
 #[test]
 fn serve_pages_pass_axe_in_chromium() {
-    let axe = std::fs::read(axe_core()).expect("read axe.min.js");
-    let port = serve(pages(), axe);
+    let port = serve(pages(), axe_script());
     let mut failures = Vec::new();
     for (scheme, extra) in [("light", &[][..]), ("dark", &["--force-dark-mode"][..])] {
         for (path, pending) in PAGES {
@@ -460,6 +313,11 @@ fn serve_pages_pass_axe_in_chromium() {
                 refreshed, pending,
                 "{name}: meta refresh only while pending"
             );
+            assert_eq!(axe.refreshes(), pending, "{name}: {}", axe.html);
+            if pending {
+                let stop = format!("<a href=\"{path}?refresh=off\">Stop refreshing</a>");
+                assert!(axe.html.contains(&stop), "{name}: {}", axe.html);
+            }
             if pending {
                 assert!(
                     loads >= 2,
@@ -482,10 +340,14 @@ fn serve_pages_pass_axe_in_chromium() {
 /// axe too.
 #[test]
 fn index_form_submits_without_javascript() {
-    let axe = std::fs::read(axe_core()).expect("read axe.min.js");
-    let port = serve(pages(), axe);
+    let port = serve(pages(), axe_script());
     // The page has no script at all: what the browser shows is what the server sent.
-    let dom = dump_dom(&format!("http://127.0.0.1:{port}/"), &[]);
+    let dom = dump_dom(
+        &format!("http://127.0.0.1:{port}/"),
+        7000,
+        &[],
+        Duration::from_secs(60),
+    );
     assert!(!dom.contains("<script"), "{dom}");
     assert!(
         dom.contains("<form class=\"check\" method=\"post\" action=\"/check\">"),

@@ -31,6 +31,7 @@
 //! ([`require_binary`]); nothing is ever skipped silently.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod check;
 pub mod cli;
 pub mod dns;
