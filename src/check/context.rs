@@ -175,11 +175,7 @@ impl Context<'_> {
     /// is not general enough"). The check's future was thus not `Send`, and could not be
     /// spawned (`manifesto serve` runs each check on its own task). With `F` named here, the
     /// future holds only `F` and the caller's references, and is `Send` when they are.
-    async fn politely<T, E, F>(
-        &self,
-        addr: SocketAddr,
-        attempt: impl Fn() -> F,
-    ) -> Result<T, E>
+    async fn politely<T, E, F>(&self, addr: SocketAddr, attempt: impl Fn() -> F) -> Result<T, E>
     where
         E: From<ConnectError> + std::fmt::Display,
         F: Future<Output = Result<T, Failed<E>>>,
