@@ -111,7 +111,9 @@ fn turned_away(e: &std::io::Error, when: &str) -> String {
 impl Context<'_> {
     /// A bounded connect in its turn, retried once when refused as a rate limiter would.
     pub async fn connect(&self, addr: SocketAddr) -> Result<Conn, ConnectError> {
-        self.politely(addr, async || Ok(self.connect_once(addr).await?))
+        // A plain closure returning an `async move` block, not an `async ||` closure: see
+        // `politely` for why.
+        self.politely(addr, || async move { Ok(self.connect_once(addr).await?) })
             .await
     }
 
@@ -133,7 +135,9 @@ impl Context<'_> {
         addr: SocketAddr,
         header: &Header<'_>,
     ) -> Result<Opened, OpenError> {
-        self.politely(addr, async || {
+        // `async move` copies the two references (`self`, `header`) and `addr` into each
+        // attempt's future; see `politely` for why this is not an `async ||` closure.
+        self.politely(addr, || async move {
             let conn = self.connect_once(addr).await?;
             let heard = conn.heard();
             let mut stream = XmppStream::new(conn, self.timeout, self.limits);
@@ -167,11 +171,19 @@ impl Context<'_> {
 
     /// Runs `attempt`; when it was turned away after earlier connections to the same port
     /// succeeded, slows the address down, pauses, and runs it once more.
-    async fn politely<T, E: From<ConnectError> + std::fmt::Display>(
-        &self,
-        addr: SocketAddr,
-        attempt: impl AsyncFn() -> Result<T, Failed<E>>,
-    ) -> Result<T, E> {
+    ///
+    /// `attempt` is a closure that returns a future of one concrete type `F`, not an
+    /// `impl AsyncFn`: the future of an async closure's call borrows the closure for a lifetime
+    /// chosen at each call, and rustc then has to prove the whole check's future `Send` for
+    /// every such lifetime, which it cannot (rust-lang/rust#102211, "implementation of `Send`
+    /// is not general enough"). The check's future was thus not `Send`, and could not be
+    /// spawned (`manifesto serve` runs each check on its own task). With `F` named here, the
+    /// future holds only `F` and the caller's references, and is `Send` when they are.
+    async fn politely<T, E, F>(&self, addr: SocketAddr, attempt: impl Fn() -> F) -> Result<T, E>
+    where
+        E: From<ConnectError> + std::fmt::Display,
+        F: Future<Output = Result<T, Failed<E>>>,
+    {
         let started = Instant::now();
         let failed = match attempt().await {
             Ok(t) => return Ok(t),

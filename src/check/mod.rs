@@ -410,4 +410,26 @@ mod tests {
         assert!(normalize_domain("a..b").is_err());
         assert!(normalize_domain("exa mple.org").is_err());
     }
+
+    /// Compile-time only: a check can be spawned on its own task (`tokio::spawn` needs `Send`
+    /// futures; `manifesto serve` runs each check on one, and so may a library user). This
+    /// test failing is a build error naming what is not `Send`, typically a borrowed value
+    /// captured by an async closure (rust-lang/rust#102211; see `Checker::check_endpoints`).
+    #[test]
+    fn a_check_is_send() {
+        fn assert_send<T: Send>(_: T) {}
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Checker>();
+        // Never polled: only the types of the futures matter.
+        let Ok(checker) = Checker::new(CheckOptions::default()) else {
+            return;
+        };
+        assert_send(checker.check("example.org"));
+        // The shape `tokio::spawn` gets: the check's future held inside another async block,
+        // where rustc proves `Send` for every lifetime of the borrows it holds (where #102211
+        // bites). `async move` owns the checker and the domain: it is `'static` as well.
+        let checker = Arc::new(checker);
+        let domain = String::from("example.org");
+        assert_send(async move { checker.check(&domain).await });
+    }
 }

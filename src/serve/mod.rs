@@ -11,7 +11,7 @@
 //!
 //! Rooms: `model` (the API's JSON shapes, shared with the `--node` client), `pages` (HTML and
 //! the SVG history chart, askama templates in the register's look), `db` (SQLite: the checks,
-//! migrated on start), `queue` (the bounded queue, the workers, de-duplication and freshness),
+//! migrated on start), `queue` (the bounded queue, a task per running check, de-duplication and freshness),
 //! `limits` (per-client token buckets), `tokens` (`--tokens`), `http` (the routes and the
 //! accept loop with its limits), `openapi` (the document, generated from the code), `metrics`
 //! (Prometheus text).
@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::check::{CheckError, CheckOptions, Checker};
 use db::{ABORTED_BY_STOP, Db, DbError};
@@ -123,7 +124,7 @@ impl ServeError {
     }
 }
 
-/// What every request and worker shares.
+/// What every request and check task shares.
 pub(crate) struct State {
     pub(crate) db: Db,
     pub(crate) queue: Queue,
@@ -202,27 +203,36 @@ impl Service {
     /// Serves until `shutdown` resolves, then stops as the module doc says.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let state = self.state;
-        let mut workers = Box::pin(futures::future::join_all(
-            (0..state.max_running).map(|_| queue::worker(Arc::clone(&state))),
-        ));
+        // Each running check is a task in `checks` (`queue::dispatch`): a stop can wait for
+        // them, then abort them, whatever `dispatch` was doing.
+        let mut checks = JoinSet::new();
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = tokio::spawn(http::accept_loop(
             self.listener,
             Arc::clone(&state),
             stop_rx,
         ));
-        tokio::pin!(shutdown);
-        tokio::select! {
-            _ = &mut shutdown => {}
-            // The workers return only once the queue is closed, which happens below.
-            _ = workers.as_mut() => {}
+        {
+            // `dispatch` returns only once the queue is closed, which happens below.
+            let dispatching = queue::dispatch(&state, &mut checks);
+            tokio::pin!(shutdown, dispatching);
+            tokio::select! {
+                _ = &mut shutdown => {}
+                _ = dispatching => {}
+            }
         }
         let _ = stop_tx.send(true);
         state.queue.close();
-        // Running checks get the grace; whatever is still running then is dropped (cancelled)
-        // before the unfinished checks are recorded.
-        let _ = tokio::time::timeout(self.grace, workers.as_mut()).await;
-        drop(workers);
+        // Running checks get the grace; whatever is still running then is aborted, and waited
+        // for (its future dropped, its slot given back) before the unfinished checks are
+        // recorded.
+        let _ = tokio::time::timeout(self.grace, async {
+            while let Some(ended) = checks.join_next().await {
+                queue::reap(ended);
+            }
+        })
+        .await;
+        checks.shutdown().await;
         let _ = server.await;
         let aborted = state
             .db

@@ -1,5 +1,5 @@
-//! The checks waiting and running: a bounded queue in front of `max_running` workers (the
-//! global cap on running checks: one worker, one check), with one check per domain at a time.
+//! The checks waiting and running: a bounded queue in front of at most `max_running` running
+//! checks (the global cap), each on its own task, with one check per domain at a time.
 //!
 //! A request for a domain goes, in order, to:
 //! 1. its stored result, when a check of it finished within `fresh` (200, nothing runs: a
@@ -12,11 +12,12 @@
 //! a stop can mark what was left as aborted ([`super::db::Db::abort_unfinished`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::serve::State;
 use crate::serve::db::{CheckRow, DbError};
@@ -157,7 +158,7 @@ impl Queue {
         });
     }
 
-    /// No job is handed out any more; waiting workers return.
+    /// No job is handed out any more; a waiting [`dispatch`] returns.
     pub(crate) fn close(&self) {
         self.with(|q| q.closed = true);
         self.notify.notify_waiters();
@@ -229,7 +230,7 @@ fn refused(state: &State, refusal: Refusal) -> Refusal {
     refusal
 }
 
-/// When the queue may have room again: the time the workers need for what is queued, at the
+/// When the queue may have room again: the time `max_running` slots need for what is queued, at the
 /// mean duration of the checks so far (10 s before any), between 1 s and 5 min.
 fn retry_after(state: &State) -> Duration {
     let (queued, _) = state.queue.lengths();
@@ -241,18 +242,64 @@ fn retry_after(state: &State) -> Duration {
     (mean * rounds).clamp(Duration::from_secs(1), Duration::from_secs(300))
 }
 
-/// One worker: takes jobs until the queue closes; its check is the one running in its slot.
-/// The workers are polled by [`crate::serve::Service::run`] itself, not spawned: the future of
-/// `Checker::check` is not provably `Send` (rust-lang/rust#102211), and one task for the checks
-/// is plenty, as their time is spent waiting on the network.
-pub(crate) async fn worker(state: std::sync::Arc<State>) {
-    while let Some(job) = state.queue.next().await {
-        run_job(&state, &job).await;
-        state.queue.finished(&job);
+/// Hands the queued jobs out until the queue closes, each to a task of its own in `checks`
+/// once one of `max_running` slots is free; reaps the tasks that ended meanwhile.
+///
+/// A task per check, not checks polled together by one task: they run on every core of the
+/// runtime, and a check stuck in a long computation does not hold up the others. (That needs
+/// the future of `Checker::check` to be `Send`: see `Context::politely` in `crate::check`.)
+/// The tasks stay in `checks` for [`crate::serve::Service::run`], which gives them the grace
+/// at a stop, then aborts the rest.
+pub(crate) async fn dispatch(state: &Arc<State>, checks: &mut JoinSet<()>) {
+    let slots = Arc::new(Semaphore::new(state.max_running));
+    loop {
+        // A slot first, then a job: a job is taken from the queue (and counted as running)
+        // only when it can start at once. Both waits are cancel-safe: when a task ends first,
+        // nothing is lost by starting them again.
+        let next = async {
+            let slot = Arc::clone(&slots).acquire_owned().await.ok()?;
+            let job = state.queue.next().await?;
+            Some((slot, job))
+        };
+        tokio::select! {
+            next = next => {
+                let Some((slot, job)) = next else {
+                    return;
+                };
+                checks.spawn(run_job(Arc::clone(state), job, slot));
+            }
+            Some(ended) = checks.join_next() => reap(ended),
+        }
     }
 }
 
-async fn run_job(state: &State, job: &Job) {
+/// What a check's task ended with: nothing to do unless it panicked (a bug, logged; its
+/// record is left running, and becomes aborted at the service's stop).
+pub(crate) fn reap(ended: Result<(), JoinError>) {
+    if let Err(e) = ended
+        && e.is_panic()
+    {
+        tracing::error!("a check panicked: {e}");
+    }
+}
+
+/// A running job, given back to the queue when its task ends, however it ends: done,
+/// panicked, or aborted at a stop (its future dropped).
+struct Running {
+    state: Arc<State>,
+    job: Job,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.state.queue.finished(&self.job);
+    }
+}
+
+/// One check, on its own task; `_slot` is its place among the `max_running`, freed with it.
+async fn run_job(state: Arc<State>, job: Job, _slot: OwnedSemaphorePermit) {
+    let running = Running { state, job };
+    let (state, job) = (&running.state, &running.job);
     if let Err(e) = state
         .db
         .mark_running(job.id.clone(), OffsetDateTime::now_utc())
