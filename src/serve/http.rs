@@ -550,12 +550,14 @@ pub(crate) struct DomainPageQuery {
     ))]
 pub(crate) async fn domain_page(
     AxumState(state): AxumState<Arc<State>>,
-    Path(domain): Path<String>,
+    domain: Result<Path<String>, PathRejection>,
     query: Result<Query<DomainPageQuery>, QueryRejection>,
 ) -> Response {
     // A query this page cannot read (a repeated `refresh`) is ignored, as an unknown one is.
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let refresh = query.refresh.as_deref() != Some("off");
+    // A segment that is not UTF-8 is no domain either: the documented HTML 400, not axum's text.
+    let domain = domain.map(|Path(d)| d).unwrap_or_default();
     let Ok(domain) = normalize_domain(&domain) else {
         let message = "That is not a domain name.";
         return index_page(&state, StatusCode::BAD_REQUEST, Some(message)).await;

@@ -97,6 +97,7 @@ async fn generated_requests_get_documented_answers() {
                 "/api/v1/domains/{domain}",
                 format!("/api/v1/domains/{segment}"),
             ),
+            ("/check/{domain}", format!("/check/{segment}")),
         ] {
             let r = get(serve.addr, &path).await;
             let listed = &doc["paths"][template]["get"]["responses"][r.status.to_string()];
@@ -106,6 +107,14 @@ async fn generated_requests_get_documented_answers() {
                 r.status,
                 r.text()
             );
+            // The documented content type (HTML for pages, JSON for the API).
+            if let Some(kind) = listed["content"].as_object().and_then(|c| c.keys().next()) {
+                let got = r.header("content-type").unwrap_or_default();
+                assert!(
+                    got.starts_with(kind.as_str()),
+                    "GET {path}: {got}, documented {kind}"
+                );
+            }
             let json = json_or_null(&r.text());
             if !json.is_null() {
                 check_response(&doc, "get", template, r.status, &json);
