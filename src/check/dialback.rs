@@ -280,7 +280,7 @@ async fn observe(
     let lifetime_ms = link.config.limits.key_lifetime_s.saturating_mul(1000);
     let since = started_ms.saturating_sub(lifetime_ms + CLOCK_SLACK_MS);
     let asked_at = unix_ms();
-    let observed = link.api.connections(target, since).await?;
+    let observed = link.api.connections(target, since, Some(nonce)).await?;
     // The responder's clock may differ from ours: move our start onto its clock.
     let offset = i128::from(observed.now_ms) - i128::from(asked_at);
     let start_there = u64::try_from(i128::from(started_ms) + offset).unwrap_or(0);

@@ -1,6 +1,7 @@
 //! The responder's HTTP API, for checkers (`ApiClient`):
-//! - `GET /v1/connections?from=DOMAIN&since_ms=N` (bearer token): the records that concern
-//!   DOMAIN and started at or after N, as [`Observations`] JSON, newest [`MAX_RECORDS`] at most
+//! - `GET /v1/connections?from=DOMAIN&since_ms=N[&nonce=K]` (bearer token): the records that
+//!   concern DOMAIN and started at or after N, as [`Observations`] JSON, newest [`MAX_RECORDS`]
+//!   at most, those carrying key nonce K always among them
 //!   (so that an answer stays well under the client's 1 MiB cap);
 //! - `GET /healthz` (no token): liveness and counters, nothing about peers.
 //!
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::check::responder::model::Observations;
+use crate::check::responder::model::{ConnectionRecord, Observations};
 use crate::responder::Shared;
 
 /// Records in one answer at most, newest kept.
@@ -41,6 +42,8 @@ const MAX_BUFFER: usize = 16 * 1024;
 struct ConnectionsQuery {
     from: Option<String>,
     since_ms: Option<u64>,
+    /// A key's nonce: the records carrying it are always in the answer, whatever the cap.
+    nonce: Option<String>,
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -77,9 +80,22 @@ async fn connections(
     };
     let mut seen: Observations =
         shared.observations(query.from.as_deref(), query.since_ms.unwrap_or(0));
-    let excess = seen.connections.len().saturating_sub(MAX_RECORDS);
-    seen.connections.drain(..excess);
+    seen.connections = capped(seen.connections, query.nonce.as_deref());
     Json(seen).into_response()
+}
+
+/// The newest [`MAX_RECORDS`], but the records that carry `nonce` first: a flood of
+/// connections that claim to be the target must not push a checker's proof out of the answer.
+fn capped(records: Vec<ConnectionRecord>, nonce: Option<&str>) -> Vec<ConnectionRecord> {
+    let (mut keyed, mut rest): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|r| nonce.is_some_and(|n| r.verify_of(n).is_some()));
+    keyed.truncate(MAX_RECORDS);
+    let room = MAX_RECORDS - keyed.len();
+    let excess = rest.len().saturating_sub(room);
+    rest.drain(..excess);
+    keyed.extend(rest);
+    keyed
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
@@ -129,5 +145,39 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 _ = stop.wait_for(|s| *s) => {}
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::responder::model::VerifySeen;
+
+    /// A flood of newer records cannot push the one with the checker's key out of the answer.
+    #[test]
+    fn the_keyed_record_survives_the_cap() {
+        let mut records: Vec<ConnectionRecord> = (0..40)
+            .map(|id| ConnectionRecord {
+                id,
+                ..ConnectionRecord::default()
+            })
+            .collect();
+        records[0].verifies.push(VerifySeen {
+            from: "target.test".into(),
+            to: "probe.test".into(),
+            id: "s1".into(),
+            nonce: Some("00112233aabbccdd".into()),
+            secure: true,
+            answered: "valid".into(),
+            reason: "minted by a checker".into(),
+            at_ms: 0,
+        });
+        let kept = capped(records.clone(), Some("00112233aabbccdd"));
+        assert_eq!(kept.len(), MAX_RECORDS);
+        assert!(kept.iter().any(|r| r.id == 0));
+        assert!(kept.iter().any(|r| r.id == 39));
+        let without = capped(records, None);
+        assert_eq!(without.len(), MAX_RECORDS);
+        assert!(!without.iter().any(|r| r.id == 0));
     }
 }

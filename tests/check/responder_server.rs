@@ -195,7 +195,7 @@ async fn responder_verifies_a_checker_key_over_tls_and_records_it() {
         "{answer}"
     );
 
-    let seen = f.api().connections(TARGET, since).await.unwrap();
+    let seen = f.api().connections(TARGET, since, None).await.unwrap();
     let record = seen
         .connections
         .iter()
@@ -216,7 +216,7 @@ async fn responder_verifies_a_checker_key_over_tls_and_records_it() {
     assert_eq!(v.id, "sid-1");
     assert!(seen.now_ms >= since);
     // Nothing for another domain.
-    let other = f.api().connections("other.test", 0).await.unwrap();
+    let other = f.api().connections("other.test", 0, None).await.unwrap();
     assert!(other.connections.is_empty());
     f.running.shutdown().await;
 }
@@ -307,7 +307,7 @@ async fn responder_plain_listener_refuses_starttls_and_records_cleartext_dialbac
     send(&mut tcp, "</stream:stream>").await;
     read_until(&mut tcp, "</stream:stream>").await;
 
-    let seen = f.api().connections(TARGET, 0).await.unwrap();
+    let seen = f.api().connections(TARGET, 0, None).await.unwrap();
     assert_eq!(seen.connections.len(), 2, "{seen:?}");
     assert!(seen.connections[0].starttls_unoffered);
     assert!(seen.connections[0].tls.is_none());
@@ -382,7 +382,7 @@ async fn responder_api_requires_the_token() {
     let stranger = Secret::new("not the responder's secret").unwrap();
     let client = ApiClient::new(&f.config, &stranger, STEP);
     assert!(matches!(
-        client.connections(TARGET, 0).await,
+        client.connections(TARGET, 0, None).await,
         Err(ApiError::Unauthorized(_))
     ));
     f.running.shutdown().await;

@@ -50,12 +50,22 @@ impl ApiClient {
 
     /// The connections that concern `domain` (its stream header or a dialback names it) which
     /// started at or after `since_ms` (Unix milliseconds, the responder's clock).
-    pub async fn connections(&self, domain: &str, since_ms: u64) -> Result<Observations, ApiError> {
-        let url = format!(
+    /// With `nonce`, the records that carry a `<db:verify/>` of that key are in the answer
+    /// whatever the responder's cap on records.
+    pub async fn connections(
+        &self,
+        domain: &str,
+        since_ms: u64,
+        nonce: Option<&str>,
+    ) -> Result<Observations, ApiError> {
+        let mut url = format!(
             "{}v1/connections?from={}&since_ms={since_ms}",
             self.base,
             percent_encode(domain)
         );
+        if let Some(nonce) = nonce {
+            url.push_str(&format!("&nonce={}", percent_encode(nonce)));
+        }
         match tokio::time::timeout(self.timeout, self.get(&url)).await {
             Ok(result) => result,
             Err(_) => Err(ApiError::Timeout(self.base.clone(), self.timeout)),
