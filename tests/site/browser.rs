@@ -13,22 +13,7 @@ use std::time::Duration;
 use xmpp_manifesto::register::registry;
 use xmpp_manifesto::site::{Results, SiteOptions, build_site};
 
-fn chromium() -> PathBuf {
-    if let Ok(path) = std::env::var("CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    for candidate in ["chromium", "chromium-browser"] {
-        if let Ok(out) = Command::new("which").arg(candidate).output()
-            && out.status.success()
-        {
-            return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        }
-    }
-    panic!(
-        "headless Chromium is required for the page test and was not found: run \
-         scripts/install-test-deps.sh (or `apt-get install chromium`), or set CHROMIUM=/path"
-    );
-}
+use crate::support::browser::chromium;
 
 /// Serves `root` over HTTP on 127.0.0.1 (same origin for the typing harness's iframe).
 fn serve(root: PathBuf) -> u16 {
