@@ -475,3 +475,89 @@ fn example_config(
     assert!(!config.contains("/etc/"), "the example changed: {config}");
     config
 }
+
+/// Anyone can connect to the responder claiming to be the target. Inside a loopback-only
+/// namespace, a forger on another address (192.0.2.77 on `lo`: nothing leaves the namespace)
+/// tells the plain probe domain, in the target's name, both that it insists on STARTTLS and
+/// that it authenticates in cleartext, over and over while a target that never dials back is
+/// checked: neither counts, and the outbound requirement stays inconclusive.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_claiming_to_be_the_target_from_elsewhere_prove_nothing() {
+    use crate::netns_test_name;
+    use crate::support::netns;
+    use tokio::io::AsyncWriteExt;
+    if !netns::enter(&netns_test_name!(
+        "connections_claiming_to_be_the_target_from_elsewhere_prove_nothing"
+    )) {
+        return;
+    }
+    let forger_ip: std::net::Ipv4Addr = "192.0.2.77".parse().unwrap();
+    let ip = crate::support::require_binary("ip", "iproute2");
+    let added = std::process::Command::new(ip)
+        .args(["addr", "add", "192.0.2.77/32", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let pki = Pki::new();
+    let responder = TestResponder::start(&pki).await;
+    let plain = responder.plain_addr();
+    let forger = tokio::spawn(async move {
+        let header = format!(
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' \
+             xmlns:stream='http://etherx.jabber.org/streams' from='{DOMAIN}' to='{}' version='1.0'>",
+            crate::support::responder::PLAIN
+        );
+        let lies = [
+            "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>".to_owned(),
+            format!(
+                "<db:result from='{DOMAIN}' to='{}'>forged</db:result>",
+                crate::support::responder::PLAIN
+            ),
+        ];
+        for round in 0..200 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((forger_ip, 0).into()).unwrap();
+            if let Ok(mut tcp) = socket.connect(plain).await {
+                let _ = tcp.write_all(header.as_bytes()).await;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                let _ = tcp.write_all(lies[round % 2].as_bytes()).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    let fake = fake_target::start(
+        FakeTarget::IgnoresBoth,
+        FakeOptions::new(DOMAIN, &pki.leaf(&[DOMAIN]), &pki).responder(responder.tls_addr()),
+    )
+    .await;
+    let host = format!("xmpp.{DOMAIN}");
+    let zone = Zone::new()
+        .srv(
+            &format!("_xmpp-server._tcp.{DOMAIN}"),
+            0,
+            0,
+            fake.addr().port(),
+            &host,
+        )
+        .ip(&host, fake.addr().ip());
+    let dns = DnsServer::start(responder.zone(zone, false)).await;
+    let run = check(DOMAIN, &args(&dns, &pki, Some(&responder))).await;
+    forger.abort();
+    let forged = responder
+        .running
+        .observations(Some(DOMAIN), 0)
+        .connections
+        .len();
+    assert!(forged > 0, "the forger never reached the responder");
+    assert_eq!(
+        run.status("s2s-outbound-tls"),
+        "inconclusive",
+        "{}",
+        run.dump()
+    );
+    let detail = s2s_probe(&run, "outbound-dialback")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("count for nothing"), "{}", run.dump());
+}
