@@ -22,13 +22,14 @@
 //! and a responder that cannot be read prove nothing either way.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::check::context::{Context, OpenError};
 use crate::check::net::ConnectError;
 use crate::check::probes::{Answer, answer_wait, await_answer, says_tls_required};
+use crate::check::responder::model::unix_ms_now;
 use crate::check::responder::{
     ApiError, ConnectionRecord, KeyInput, ListenerKind, ResponderLink, VerifySeen,
 };
@@ -46,13 +47,6 @@ const CLOCK_SLACK_MS: u64 = 2_000;
 fn dialback_wait(ctx: &Context<'_>, round_trip: Duration) -> Duration {
     let ceiling = ctx.timeout.min(Duration::from_secs(6));
     answer_wait(round_trip * 4, Duration::from_secs(1).min(ceiling), ceiling)
-}
-
-fn unix_ms() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn could_not_run(result: &mut ProbeResult, e: &OpenError) {
@@ -101,7 +95,7 @@ async fn dialback_on<S: AsyncRead + AsyncWrite + Unpin>(
         result.sent.push_str(" | over TLS: ");
     }
     result.sent.push_str(&request);
-    let sent_ms = unix_ms();
+    let sent_ms = unix_ms_now();
     if let Err(e) = stream.send(&request).await {
         return (
             Answer::Broken(format!("could not send the probe: {e}")),
@@ -279,7 +273,7 @@ async fn observe(
     // target reuses its outgoing stream to the responder), so look back that far for them.
     let lifetime_ms = link.config.limits.key_lifetime_s.saturating_mul(1000);
     let since = started_ms.saturating_sub(lifetime_ms + CLOCK_SLACK_MS);
-    let asked_at = unix_ms();
+    let asked_at = unix_ms_now();
     let observed = link.api.connections(target, since, Some(nonce)).await?;
     // The responder's clock may differ from ours: move our start onto its clock.
     let offset = i128::from(observed.now_ms) - i128::from(asked_at);
@@ -347,7 +341,7 @@ pub(crate) async fn inbound_probe(
     addr: SocketAddr,
 ) -> ProbeResult {
     let started = Instant::now();
-    let started_ms = unix_ms();
+    let started_ms = unix_ms_now();
     let mut result = ProbeResult::pending(ProbeKind::Dialback);
     let sender = link.config.domain.as_str();
     match in_cleartext(ctx, link, addr, sender, &mut result).await {
@@ -489,7 +483,7 @@ async fn by_difference(
     addr: SocketAddr,
     result: &mut ProbeResult,
 ) {
-    let started_ms = unix_ms();
+    let started_ms = unix_ms_now();
     let sender = link.config.domain.as_str();
     let attempt = match over_tls(ctx, link, addr, sender, result).await {
         Ok(attempt) => attempt,
@@ -549,7 +543,7 @@ pub(crate) async fn outbound_probe(
     addr: SocketAddr,
 ) -> ProbeResult {
     let started = Instant::now();
-    let started_ms = unix_ms();
+    let started_ms = unix_ms_now();
     let mut result = ProbeResult::pending(ProbeKind::OutboundDialback);
     let sender = link.config.plain_domain.as_str();
     let first = match in_cleartext(ctx, link, addr, sender, &mut result).await {
@@ -575,7 +569,7 @@ pub(crate) async fn outbound_probe(
     if untouched && matches!(attempt.answer, Answer::Closed(_)) {
         // It refused our cleartext stream at once (ejabberd, `s2s_use_starttls: required`):
         // ask again on a stream it accepts, so that only the peer's lack of TLS is in question.
-        let again_ms = unix_ms();
+        let again_ms = unix_ms_now();
         match over_tls(ctx, link, addr, sender, &mut result).await {
             Ok(second) => {
                 seen = observe(
@@ -736,7 +730,7 @@ mod tests {
     #[test]
     fn valid_after_a_dial_back_fails_and_valid_without_one_is_a_lie() {
         let valid = el(NS_DIALBACK, "result", &[("type", "valid")], vec![]);
-        let (o, d) = judge_inbound_element(&valid, Some(true), "probe.example", "over TLSv1.3");
+        let (o, d) = judge_inbound_element(&valid, Some(true), "probe.example", "over TLS 1.3");
         assert_eq!(o, ProbeOutcome::NotEnforced);
         assert!(d.contains("dialled back"), "{d}");
         let (o, d) = judge_inbound_element(&valid, Some(false), "probe.example", "");

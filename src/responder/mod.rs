@@ -34,7 +34,7 @@ pub mod store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -78,13 +78,7 @@ impl ResponderError {
     }
 }
 
-/// Unix time in milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-}
+pub(crate) use crate::check::responder::model::unix_ms_now;
 
 /// What every listener and connection shares.
 pub(crate) struct Shared {
@@ -120,7 +114,7 @@ impl Shared {
     }
 
     pub(crate) fn observations(&self, domain: Option<&str>, since_ms: u64) -> Observations {
-        self.store().observations(domain, since_ms, now_ms())
+        self.store().observations(domain, since_ms, unix_ms_now())
     }
 }
 

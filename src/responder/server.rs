@@ -28,7 +28,7 @@ use crate::check::xmpp::{
 };
 use crate::responder::limits::Permit;
 use crate::responder::store::Claim;
-use crate::responder::{Shared, now_ms};
+use crate::responder::{Shared, unix_ms_now};
 
 /// How long one connection may last, however active: whitespace keepalives every few
 /// seconds would otherwise hold a place forever.
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
 ) {
     let _permit = permit;
     let _ = tcp.set_nodelay(true);
-    let started = now_ms();
+    let started = unix_ms_now();
     let record = ConnectionRecord {
         listener: Some(kind),
         peer: peer.ip().to_string(),
@@ -81,7 +81,7 @@ pub(crate) async fn serve(
 
 fn end_now(how: &str, detail: Option<String>) -> End {
     End {
-        at_ms: now_ms(),
+        at_ms: unix_ms_now(),
         how: how.into(),
         detail,
     }
@@ -173,7 +173,7 @@ impl Conn {
                 self.record.tls = Some(TlsSeen {
                     version: session
                         .protocol_version()
-                        .map(version_name)
+                        .map(crate::check::tls::version_name)
                         .unwrap_or_default(),
                     cipher: session
                         .negotiated_cipher_suite()
@@ -348,7 +348,7 @@ impl Conn {
             to: XmppError::short(to),
             secure: self.secure,
             answered: answered.into(),
-            at_ms: now_ms(),
+            at_ms: unix_ms_now(),
         });
         self.save();
         xs.send(&format!(
@@ -376,7 +376,7 @@ impl Conn {
             secure: self.secure,
             answered: answered.into(),
             reason: reason.into(),
-            at_ms: now_ms(),
+            at_ms: unix_ms_now(),
         });
         // Recorded before the answer: the target acts on it at once, and the checker then
         // reads the record.
@@ -414,7 +414,7 @@ impl Conn {
             .verify(key, input, lifetime, SystemTime::now());
         match verdict {
             KeyVerdict::Valid { nonce } => {
-                let now = now_ms();
+                let now = unix_ms_now();
                 let lifetime_ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
                 let until = now
                     .saturating_add(lifetime_ms)
@@ -470,14 +470,6 @@ impl Conn {
             let _ = xs.send(&self.header(None)).await;
         }
         self.refuse(xs, condition, how, detail).await
-    }
-}
-
-fn version_name(v: rustls::ProtocolVersion) -> String {
-    match v {
-        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-        other => format!("{other:?}"),
     }
 }
 

@@ -102,13 +102,7 @@ fn check_href(domain: &str) -> String {
         out.push_str(&"%2E".repeat(domain.len()));
         return out;
     }
-    for b in domain.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    out.push_str(&crate::check::http::percent_encode(domain));
     out
 }
 

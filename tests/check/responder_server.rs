@@ -202,7 +202,7 @@ async fn responder_verifies_a_checker_key_over_tls_and_records_it() {
         .find(|r| r.verify_of(&nonce).is_some())
         .unwrap_or_else(|| panic!("no record of the key: {seen:?}"));
     let tls_seen = record.tls.as_ref().unwrap();
-    assert!(tls_seen.version.starts_with("TLSv1."), "{tls_seen:?}");
+    assert!(tls_seen.version.starts_with("TLS 1."), "{tls_seen:?}");
     assert!(!tls_seen.cipher.is_empty());
     assert_eq!(record.stream_from.as_deref(), Some(TARGET));
     assert_eq!(record.stream_to.as_deref(), Some(DOMAIN));

@@ -136,18 +136,8 @@ pub(super) fn same_origin(url: &str, origin: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters.
-pub(super) fn encode_path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a path segment (the one rule of the crate, `crate::check::http`).
+pub(super) use crate::check::http::percent_encode as encode_path_segment;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! read it. Every string in it came from a peer: shortened and stripped of control characters
 //! by the responder, and escaped again by whatever shows it.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
 
 /// Which listener a connection came to.
@@ -43,7 +45,7 @@ pub struct ConnectionRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsSeen {
-    /// `TLSv1.3`, `TLSv1.2`.
+    /// `TLS 1.3`, `TLS 1.2` (`crate::check::tls::version_name`, as endpoints are reported).
     pub version: String,
     pub cipher: String,
 }
@@ -113,4 +115,13 @@ impl ConnectionRecord {
             .iter()
             .find(|v| v.nonce.as_deref() == Some(nonce))
     }
+}
+
+/// Unix time in milliseconds: the clock of every `*_ms` field here, for the responder and the
+/// checkers alike.
+pub fn unix_ms_now() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
