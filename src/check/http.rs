@@ -38,6 +38,25 @@ pub(crate) fn client() -> Result<HttpClient, HttpError> {
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
+/// A client built on first use and shared by its clones, so that connections are kept alive
+/// between requests (a poll every few tens of milliseconds must not cost a TLS handshake and a
+/// new root store each time). Its construction can fail, and a failure belongs to the request
+/// (an unreachable service), not to the command line.
+#[derive(Clone, Default)]
+pub(crate) struct LazyClient(std::sync::Arc<tokio::sync::OnceCell<HttpClient>>);
+
+impl LazyClient {
+    pub(crate) async fn get(&self) -> Result<&HttpClient, HttpError> {
+        self.0.get_or_try_init(|| async { client() }).await
+    }
+}
+
+impl std::fmt::Debug for LazyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LazyClient")
+    }
+}
+
 /// Sends one request; the answer's body is left to [`read_body`], so that a caller can look at
 /// the status first.
 pub(crate) async fn send(

@@ -19,7 +19,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use tokio::time::Instant;
 
-use crate::check::http::{self as web, HttpClient, percent_encode};
+use crate::check::http::{self as web, percent_encode};
 use crate::report::{
     Coverage, CoverageStatus, Report, Requirement, RequirementId, SCHEMA, Status, Verdict,
 };
@@ -157,9 +157,8 @@ pub struct NodeClient {
     timeout: Duration,
     /// For a whole check, from the POST to the report.
     wait: Duration,
-    /// Built on first use (keeps connections alive between polls); its construction can fail,
-    /// and a failure belongs to a check (inconclusive), not to the command line.
-    client: std::sync::Arc<tokio::sync::OnceCell<HttpClient>>,
+    /// Built on first use: a failure belongs to a check (inconclusive).
+    client: web::LazyClient,
 }
 
 impl std::fmt::Debug for NodeClient {
@@ -371,11 +370,7 @@ impl NodeClient {
         body: &[u8],
     ) -> Result<Answer, NodeError> {
         let unreachable = |e: &dyn std::fmt::Display| NodeError::Unreachable(e.to_string());
-        let client = self
-            .client
-            .get_or_try_init(|| async { web::client() })
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let client = self.client.get().await.map_err(|e| unreachable(&e))?;
         let mut request = http::Request::builder()
             .method(method)
             .uri(url)

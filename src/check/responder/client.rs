@@ -33,6 +33,7 @@ pub struct ApiClient {
     base: String,
     token: String,
     timeout: Duration,
+    client: web::LazyClient,
 }
 
 impl ApiClient {
@@ -45,6 +46,7 @@ impl ApiClient {
             base,
             token: secret.api_token(),
             timeout,
+            client: web::LazyClient::default(),
         }
     }
 
@@ -76,7 +78,7 @@ impl ApiClient {
         let unreachable =
             |e: &dyn std::fmt::Display| ApiError::Unreachable(self.base.clone(), e.to_string());
         let uri: http::Uri = url.parse().map_err(|e| unreachable(&e))?;
-        let client = web::client().map_err(|e| unreachable(&e))?;
+        let client = self.client.get().await.map_err(|e| unreachable(&e))?;
         let request = http::Request::get(uri)
             .header(
                 http::header::AUTHORIZATION,
@@ -85,7 +87,7 @@ impl ApiClient {
             .header(http::header::USER_AGENT, web::USER_AGENT)
             .body(Full::new(Bytes::new()))
             .map_err(|e| unreachable(&e))?;
-        let response = web::send(&client, request)
+        let response = web::send(client, request)
             .await
             .map_err(|e| unreachable(&e))?;
         let status = response.status();
